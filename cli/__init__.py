@@ -1,0 +1,1 @@
+"""The command-line front end (installed as `imageserver_cli`): argument parsing and output only."""

@@ -1,0 +1,89 @@
+"""Typed errors that carry their HTTP meaning; one middleware turns them into JSON.
+
+Pure: imports nothing from aiohttp or pyvips, so the CLI reports the same codes.
+"""
+
+from __future__ import annotations
+
+
+class ImageServerError(Exception):
+    """Base of every error a client can cause; `status` and `code` are its HTTP meaning."""
+
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def to_json(self) -> dict[str, str]:
+        return {"error": self.code, "message": self.message}
+
+
+class BadRequest(ImageServerError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(ImageServerError):
+    status = 401
+    code = "unauthorized"
+
+
+class SourceRefused(ImageServerError):
+    """The source URL points somewhere we will not fetch from (scheme, host or address)."""
+
+    status = 403
+    code = "source_refused"
+
+
+class NotFound(ImageServerError):
+    status = 404
+    code = "not_found"
+
+
+class TooLarge(ImageServerError):
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedMedia(ImageServerError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class Undecodable(ImageServerError):
+    """Recognised as an image but libvips cannot decode it (corrupt, truncated, exotic)."""
+
+    status = 422
+    code = "undecodable"
+
+
+class OverLimit(ImageServerError):
+    """Decodable in principle, but over a configured limit (pixels, frames)."""
+
+    status = 422
+    code = "over_limit"
+
+
+class UpstreamError(ImageServerError):
+    status = 502
+    code = "upstream_error"
+
+
+class Overloaded(ImageServerError):
+    """The render pool's wait queue is full; the client should come back shortly."""
+
+    status = 503
+    code = "overloaded"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class UpstreamTimeout(ImageServerError):
+    status = 504
+    code = "upstream_timeout"

@@ -1,0 +1,65 @@
+"""Sizes before pixels: from the source size and a `Transform` to the exact output size.
+
+Never enlarges: a box larger than the source shrinks, keeping its aspect ratio. Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .transform import Fit, Transform
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The image is scaled to `resize_*`, then the centred `width` x `height` box is kept."""
+
+    resize_width: int
+    resize_height: int
+    width: int
+    height: int
+
+    @property
+    def crops(self) -> bool:
+        return (self.width, self.height) != (self.resize_width, self.resize_height)
+
+    @property
+    def crop_left(self) -> int:
+        return (self.resize_width - self.width) // 2
+
+    @property
+    def crop_top(self) -> int:
+        return (self.resize_height - self.height) // 2
+
+
+def displayed_size(width: int, height: int, orientation: int) -> tuple[int, int]:
+    """EXIF orientations 5-8 turn the picture a quarter: the viewer sees height x width."""
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def plan(src_width: int, src_height: int, transform: Transform) -> Plan:
+    """`src_*` is the displayed size (after orientation)."""
+    box_w, box_h = transform.box_width, transform.box_height
+    if box_w is None or box_h is None or transform.fit is Fit.FIT:
+        scale = min(
+            1.0, *(box / src for box, src in ((box_w, src_width), (box_h, src_height)) if box)
+        )
+        w, h = _scaled(src_width, scale), _scaled(src_height, scale)
+        return Plan(w, h, w, h)
+    return _fill(src_width, src_height, box_w, box_h)
+
+
+def _fill(src_width: int, src_height: int, box_w: int, box_h: int) -> Plan:
+    """Cover the box, then crop; a box that would need enlarging shrinks to fit the source."""
+    cover = max(box_w / src_width, box_h / src_height)
+    if cover > 1.0:
+        box_w = min(src_width, _scaled(box_w, 1 / cover))
+        box_h = min(src_height, _scaled(box_h, 1 / cover))
+        cover = max(box_w / src_width, box_h / src_height)
+    resize_w = max(box_w, _scaled(src_width, cover))
+    resize_h = max(box_h, _scaled(src_height, cover))
+    return Plan(resize_w, resize_h, box_w, box_h)
+
+
+def _scaled(length: int, scale: float) -> int:
+    return max(1, round(length * scale))

@@ -1,0 +1,40 @@
+"""A bounded pool for CPU work: renders run off the event loop, and a full queue fails fast.
+
+A semaphore-like count in front of a thread pool (libvips releases the GIL), as imgproxy does:
+past `workers + queue` waiting renders we answer 503 instead of letting latency grow unbounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from .errors import Overloaded
+
+T = TypeVar("T")
+
+
+class RenderPool:
+    def __init__(self, workers: int, queue: int) -> None:
+        self.workers = workers
+        self.capacity = workers + queue
+        self.pending = 0
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
+
+    @property
+    def queued(self) -> int:
+        return max(0, self.pending - self.workers)
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        if self.pending >= self.capacity:
+            raise Overloaded(f"{self.pending} renders in progress or waiting; try again shortly")
+        self.pending += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        finally:
+            self.pending -= 1
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)

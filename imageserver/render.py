@@ -1,0 +1,198 @@
+"""The only module that touches pixels: probe an original and render a `Transform` with libvips.
+
+Limits are checked from the header before any decode; rendering is a fixed list of small steps.
+Everything here is blocking CPU work: callers run it in the render pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pyvips
+
+from . import geometry
+from .errors import OverLimit, Undecodable, UnsupportedMedia
+from .formats import OUTPUT_FORMATS, InputFormat, OutputFormat, sniff
+from .transform import Fit, Transform
+
+_LOAD_OPTIONS = "fail_on=error"  # refuse corrupt and truncated data instead of grey filler
+_WHITE = [255.0, 255.0, 255.0]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pixels: int
+    max_frames: int
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the header says about an original; width and height as displayed (after EXIF)."""
+
+    input: InputFormat
+    width: int
+    height: int
+    frames: int
+    pages: int
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height * self.frames
+
+
+@dataclass(frozen=True)
+class Rendered:
+    data: bytes
+    width: int
+    height: int
+    format: OutputFormat
+
+
+def configure(vips_concurrency: int) -> None:
+    """Process-wide libvips set-up: no operation cache (every render reads new bytes)."""
+    pyvips.cache_set_max(0)
+    if vips_concurrency > 0:
+        pyvips.concurrency_set(vips_concurrency)
+
+
+def probe(data: bytes, limits: Limits) -> Probe:
+    """Reads the header, checks limits, then proves the pixels decode (cheaply, shrunk on load)."""
+    found = inspect(data, limits)
+    _run(lambda: pyvips.Image.thumbnail_buffer(data, 32, option_string=_LOAD_OPTIONS).avg())
+    return found
+
+
+def inspect(data: bytes, limits: Limits) -> Probe:
+    """Header only: milliseconds even for a decompression bomb."""
+    input_format = sniff(data[:1024])
+    if input_format is None:
+        raise UnsupportedMedia(
+            "not a supported image (jpeg, png, gif, webp, avif, heic, tiff, svg)"
+        )
+    header = _run(lambda: pyvips.Image.new_from_buffer(data, "", access="sequential"))
+    found = _describe(header, input_format)
+    _check_limits(found, limits)
+    return found
+
+
+def render(data: bytes, transform: Transform, limits: Limits) -> Rendered:
+    source = inspect(data, limits)
+    out = OUTPUT_FORMATS[transform.format]
+    plan = geometry.plan(source.width, source.height, transform)
+    job = _Job(transform, plan, out, animated=source.frames > 1 and out.animation)
+    return _run(lambda: _pipeline(data, job))
+
+
+@dataclass(frozen=True)
+class _Job:
+    transform: Transform
+    plan: geometry.Plan
+    out: OutputFormat
+    animated: bool
+
+
+def _pipeline(data: bytes, job: _Job) -> Rendered:
+    """The order of operations, in one place. Steps are lazy: pixels flow once, at encode."""
+    image = _load_resized(data, job)
+    for step in (_crop_frames, _to_srgb8, _flatten):
+        image = step(image, job)
+    return _encode(image, job)
+
+
+def _describe(header: pyvips.Image, input_format: InputFormat) -> Probe:
+    orientation = _int_field(header, "orientation", 1)
+    width, height = geometry.displayed_size(header.width, header.height, orientation)
+    n_pages = _int_field(header, "n-pages", 1)
+    frames = n_pages if input_format.animated else 1
+    pages = n_pages if input_format.paged else 1
+    return Probe(input_format, width, height, frames, pages)
+
+
+def _int_field(image: pyvips.Image, name: str, default: int) -> int:
+    return int(image.get(name)) if image.get_typeof(name) else default
+
+
+def _check_limits(found: Probe, limits: Limits) -> None:
+    if max(found.frames, found.pages) > limits.max_frames:
+        raise OverLimit(
+            f"{max(found.frames, found.pages)} frames is over the limit of {limits.max_frames}"
+        )
+    if found.pixels > limits.max_pixels:
+        raise OverLimit(
+            f"{found.width}x{found.height}"
+            + (f"x{found.frames} frames" if found.frames > 1 else "")
+            + f" is {found.pixels} pixels, over the limit of {limits.max_pixels}"
+        )
+
+
+def _load_resized(data: bytes, job: _Job) -> pyvips.Image:
+    """Shrink-on-load, EXIF rotation and import through the embedded ICC profile, in one call."""
+    plan = job.plan
+    if job.animated:  # libvips crops only the first frame of an animation; frames are cut later
+        return pyvips.Image.thumbnail_buffer(
+            data,
+            plan.resize_width,
+            height=plan.resize_height,
+            size="force",
+            option_string=_LOAD_OPTIONS + ",n=-1",
+        )
+    options: dict[str, Any] = {"size": "force"}
+    if plan.crops:
+        options = {"crop": "attention" if job.transform.fit is Fit.SMART else "centre"}
+    return pyvips.Image.thumbnail_buffer(
+        data, plan.width, height=plan.height, option_string=_LOAD_OPTIONS, **options
+    )
+
+
+def _crop_frames(image: pyvips.Image, job: _Job) -> pyvips.Image:
+    """Animations are resized whole, then each frame is cropped to the centred box."""
+    plan = job.plan
+    if not (job.animated and plan.crops):
+        return image
+    page_height = image.get("page-height")
+    frames = [
+        image.crop(plan.crop_left, i * page_height + plan.crop_top, plan.width, plan.height)
+        for i in range(image.height // page_height)
+    ]
+    joined = pyvips.Image.arrayjoin(frames, across=1).copy()
+    joined.set_type(pyvips.GValue.gint_type, "page-height", plan.height)
+    for name in ("delay", "loop"):
+        if image.get_typeof(name):
+            joined.set_type(image.get_typeof(name), name, image.get(name))
+    return joined
+
+
+def _to_srgb8(image: pyvips.Image, _job: _Job) -> pyvips.Image:
+    """16-bit, CMYK or Lab leftovers become 8-bit sRGB (or 8-bit grey for grey images)."""
+    target = "b-w" if image.interpretation in ("b-w", "grey16") else "srgb"
+    if image.interpretation != target or image.format != "uchar":
+        image = image.colourspace(target)
+    return image
+
+
+def _flatten(image: pyvips.Image, job: _Job) -> pyvips.Image:
+    """Formats without alpha get a white background, not black."""
+    if job.out.alpha or not image.hasalpha():
+        return image
+    return image.flatten(background=_WHITE[: image.bands - 1])
+
+
+def _encode(image: pyvips.Image, job: _Job) -> Rendered:
+    data = image.write_to_buffer(
+        job.out.saver_suffix, **job.out.save_options(job.transform.quality)
+    )
+    return Rendered(data, job.plan.width, job.plan.height, job.out)
+
+
+def _run(action: Any) -> Any:
+    """libvips errors on client data are the client's problem (422), with libvips' reason."""
+    try:
+        return action()
+    except pyvips.Error as exc:
+        raise Undecodable(f"cannot decode image: {_reason(exc)}") from None
+
+
+def _reason(exc: pyvips.Error) -> str:
+    lines = [line.strip() for line in str(exc.detail or exc.message).splitlines() if line.strip()]
+    return lines[0] if lines else "libvips error"

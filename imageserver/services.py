@@ -1,0 +1,81 @@
+"""The long-lived parts (storage, pool, caches, fetcher), built once from `Settings`.
+
+The one place that wires services together: the web app and the CLI both call `build_services`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import render
+from .fetch import FetchPolicy
+from .memcache import ByteLRU
+from .metrics import Metrics
+from .originals import Originals
+from .pool import RenderPool
+from .settings import Settings
+from .sources import SourceFetcher
+from .storage import Storage, open_storage
+from .transform import Transform, parse_tokens
+from .variants import Output, Variants
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    storage: Storage
+    pool: RenderPool
+    originals: Originals
+    variants: Variants
+    metrics: Metrics
+    sources: SourceFetcher
+    namespace_outputs: dict[str, list[Transform]]
+
+    async def open(self) -> None:
+        await self.sources.open()
+
+    async def close(self) -> None:
+        await self.sources.close()
+        await self.storage.close()
+        self.pool.close()
+
+
+def limits_of(settings: Settings) -> render.Limits:
+    return render.Limits(max_pixels=settings.max_pixels, max_frames=settings.max_frames)
+
+
+def fetch_policy_of(settings: Settings) -> FetchPolicy:
+    return FetchPolicy(
+        allow_private=settings.allow_private_sources,
+        allowed_hosts=tuple(settings.source_allowed_hosts),
+        timeout_s=settings.source_timeout_s,
+        max_bytes=settings.max_upload_bytes,
+    )
+
+
+def namespace_outputs_of(settings: Settings) -> dict[str, list[Transform]]:
+    return {
+        ns: parse_tokens(",".join(tokens), max_side=settings.max_output_side)
+        for ns, tokens in settings.namespace_outputs.items()
+    }
+
+
+def build_services(settings: Settings) -> Services:
+    render.configure(settings.vips_concurrency)
+    metrics = Metrics(settings.statsd)
+    storage = open_storage(settings.storage)
+    pool = RenderPool(settings.resolved_render_workers(), settings.render_queue)
+    metrics.watch_pool(lambda: pool.pending)
+    limits = limits_of(settings)
+    originals = Originals(storage, pool, limits)
+    cache: ByteLRU[Output] = ByteLRU(settings.memory_cache_bytes, settings.memory_cache_item_bytes)
+    return Services(
+        settings=settings,
+        storage=storage,
+        pool=pool,
+        originals=originals,
+        variants=Variants(storage, originals, pool, cache, limits, metrics),
+        metrics=metrics,
+        sources=SourceFetcher(fetch_policy_of(settings), metrics),
+        namespace_outputs=namespace_outputs_of(settings),
+    )

@@ -1,0 +1,228 @@
+"""All configuration: one frozen `Settings`, built once from flags, `IMAGESERVER_*` env and TOML.
+
+The dataclass fields are the one table of (name, default, help): `--help`, the README table and
+the env names all come from it. Pure: no aiohttp, no pyvips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ENV_PREFIX = "IMAGESERVER_"
+MiB = 1024 * 1024
+
+
+def _setting(default: Any, help: str, *, flag_name: str | None = None) -> Any:
+    """Declares a setting; mutable defaults become factories so instances never share them."""
+    metadata = {"help": help, "flag": flag_name}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = _setting("127.0.0.1", "address to listen on")
+    port: int = _setting(7000, "port to listen on")
+    storage: str = _setting("./data", "where originals and outputs are stored: a directory")
+    allow_private_sources: bool = _setting(
+        False, "let ?source= fetch from loopback, private and link-local addresses"
+    )
+    source_allowed_hosts: list[str] = _setting(
+        [], "when set, ?source= may fetch only from these hosts ('.example.com' for subdomains)"
+    )
+    source_timeout_s: float = _setting(10.0, "timeout for fetching a source URL, in seconds")
+    api_keys: list[str] = _setting(
+        [], "bearer keys required for POST and DELETE (none: open)", flag_name="api-key"
+    )
+    max_upload_bytes: int = _setting(50 * MiB, "largest original accepted (upload or source)")
+    max_pixels: int = _setting(50_000_000, "largest original in pixels, frames summed")
+    max_frames: int = _setting(500, "most frames (animation) or pages accepted")
+    max_output_side: int = _setting(8192, "largest output width or height, after density")
+    namespace_outputs: dict[str, list[str]] = _setting(
+        {},
+        "outputs rendered on every upload, per namespace: 'avatars=x100.jpg,x50.webp;p=w200.jpg'",
+    )
+    render_workers: int = _setting(0, "parallel renders (0: one per core)")
+    render_queue: int = _setting(64, "renders that may wait for a worker before 503s")
+    vips_concurrency: int = _setting(1, "libvips threads per render (0: libvips default)")
+    memory_cache_bytes: int = _setting(64 * MiB, "memory for hot outputs (0: off)")
+    memory_cache_item_bytes: int = _setting(MiB, "largest output kept in the memory cache")
+    maintenance_file: str = _setting("", "while this file exists /healthz answers 503")
+    statsd: str = _setting("", "statsd host:port (empty: off)")
+    log_level: str = _setting("info", "debug, info, warning or error")
+    access_log: bool = _setting(False, "log every request (costs throughput on hits)")
+
+    def resolved_render_workers(self) -> int:
+        return self.render_workers or os.cpu_count() or 1
+
+
+class SettingsError(ValueError):
+    """Every problem found in the configuration at once, one per line."""
+
+
+def _fields() -> tuple[dataclasses.Field[Any], ...]:
+    return dataclasses.fields(Settings)
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def flag_name(f: dataclasses.Field[Any]) -> str:
+    return "--" + (f.metadata["flag"] or f.name.replace("_", "-"))
+
+
+def describe() -> list[tuple[str, str, str, str]]:
+    """(flag, env, default, help) per setting: feeds --help and the README table."""
+    return [
+        (flag_name(f), env_name(f.name), _show_default(_default(f)), f.metadata["help"])
+        for f in _fields()
+    ]
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def _show_default(value: Any) -> str:
+    if isinstance(value, list | dict) and not value:
+        return "(none)"
+    return "''" if value == "" else str(value)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds one flag per setting; unset flags stay None so env and file can fill them."""
+    parser.add_argument("--config", metavar="FILE", help="TOML file with settings")
+    for f in _fields():
+        help_text = (
+            f"{f.metadata['help']} (default: {_show_default(_default(f))}; env {env_name(f.name)})"
+        )
+        if f.type == "bool":
+            parser.add_argument(
+                flag_name(f), dest=f.name, action=argparse.BooleanOptionalAction, help=help_text
+            )
+        elif f.type.startswith("list"):
+            parser.add_argument(flag_name(f), dest=f.name, action="append", help=help_text)
+        else:
+            parser.add_argument(flag_name(f), dest=f.name, help=help_text)
+
+
+def load(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_path: str | None = None,
+) -> Settings:
+    """Flags win over env, env over the TOML file, the file over defaults."""
+    flags = flags or {}
+    env = os.environ if env is None else env
+    config_path = config_path or flags.get("config") or env.get(ENV_PREFIX + "CONFIG")
+    layers = [_read_toml(config_path) if config_path else {}, _from_env(env), flags]
+    raw: dict[str, Any] = {}
+    for layer in layers:
+        raw.update({k: v for k, v in layer.items() if v is not None and k != "config"})
+    return _build(raw)
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"config file {path}: {exc}") from exc
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, str]:
+    return {f.name: env[env_name(f.name)] for f in _fields() if env_name(f.name) in env}
+
+
+def _build(raw: dict[str, Any]) -> Settings:
+    known = {f.name: f for f in _fields()}
+    problems = [f"unknown setting '{name}'" for name in raw if name not in known]
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name in known:
+            try:
+                values[name] = _coerce(known[name].type, value)
+            except (TypeError, ValueError) as exc:
+                problems.append(f"{name}: {exc}")
+    settings = Settings(**values)
+    problems += _validate(settings)
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return settings
+
+
+def _coerce(kind: Any, value: Any) -> Any:
+    """Turns a flag, env string or TOML value into the setting's type."""
+    converters = {
+        "str": str,
+        "int": _to_int,
+        "float": float,
+        "bool": _to_bool,
+        "list[str]": _to_list,
+        "dict[str, list[str]]": _to_outputs_map,
+    }
+    return converters[kind](value)
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"expected an integer, got {value!r}")
+    return int(value)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _to_list(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+
+
+def _to_outputs_map(value: Any) -> dict[str, list[str]]:
+    """Accepts a TOML table {ns = [tokens]} or 'ns=a,b;ns2=c' from a flag or env."""
+    if isinstance(value, dict):
+        return {str(ns): _to_list(tokens) for ns, tokens in value.items()}
+    entries = value if isinstance(value, list) else [value]
+    result: dict[str, list[str]] = {}
+    for entry in (part for item in entries for part in str(item).split(";") if part.strip()):
+        ns, sep, tokens = entry.partition("=")
+        if not sep:
+            raise ValueError(f"expected 'namespace=token,token', got {entry!r}")
+        result[ns.strip()] = _to_list(tokens)
+    return result
+
+
+def _validate(settings: Settings) -> list[str]:
+    positive = ("max_upload_bytes", "max_pixels", "max_frames", "max_output_side", "render_queue")
+    problems = [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
+    non_negative = ("render_workers", "vips_concurrency", "memory_cache_bytes")
+    problems += [f"{name}: must be >= 0" for name in non_negative if getattr(settings, name) < 0]
+    if not 0 < settings.port < 65536:
+        problems.append(f"port: expected 1-65535, got {settings.port}")
+    if settings.source_timeout_s <= 0:
+        problems.append("source_timeout_s: must be > 0")
+    if settings.statsd and not settings.statsd.rpartition(":")[2].isdigit():
+        problems.append(f"statsd: expected host:port, got {settings.statsd!r}")
+    if settings.log_level not in {"debug", "info", "warning", "error"}:
+        problems.append(
+            f"log_level: expected debug, info, warning or error, got {settings.log_level!r}"
+        )
+    return problems

@@ -1,0 +1,118 @@
+"""Thin handlers: parse the request, call a service, shape the response. No status codes here."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from aiohttp import web
+
+from .. import __version__
+from ..errors import BadRequest, ImageServerError
+from ..fetch import read_capped
+from ..keys import ImageKey, check_namespace
+from ..services import Services
+from ..transform import Transform, parse_token, parse_tokens
+from .appkeys import SERVICES
+from .responses import immutable_bytes
+
+
+def _services(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+def _image_key(request: web.Request) -> ImageKey:
+    m = request.match_info
+    return ImageKey.from_path(m["namespace"], m["aaa"], m["bbb"], m["ccc"], m["rest"])
+
+
+async def index(request: web.Request) -> web.Response:
+    return web.json_response({"name": "imageserver", "version": __version__})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """A load balancer drains a node by creating its maintenance file."""
+    maintenance_file = _services(request).settings.maintenance_file
+    if maintenance_file and await asyncio.to_thread(os.path.exists, maintenance_file):
+        return web.json_response({"status": "maintenance"}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = _services(request).metrics.exposition()
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")
+
+
+async def upload(request: web.Request) -> web.Response:
+    services = _services(request)
+    namespace = check_namespace(request.match_info["namespace"])
+    outputs = _requested_outputs(request, services) + services.namespace_outputs.get(namespace, [])
+    data = await _original_bytes(request, services)
+    key, info = await services.originals.ingest(namespace, data)
+    await services.variants.ensure(key, outputs, original=data)
+    return web.json_response(info)
+
+
+def _requested_outputs(request: web.Request, services: Services) -> list[Transform]:
+    """Validated before the body is read: a bad token costs the client nothing."""
+    return parse_tokens(
+        request.query.get("outputs", ""), max_side=services.settings.max_output_side
+    )
+
+
+async def _original_bytes(request: web.Request, services: Services) -> bytes:
+    source = request.query.get("source")
+    if source:
+        return await services.sources.fetch(source)
+    data = await read_capped(
+        request.content,
+        services.settings.max_upload_bytes,
+        what="upload",
+        declared_length=request.content_length,
+    )
+    if not data:
+        raise BadRequest(
+            "expected the image as the request body, or ?source=URL", code="empty_body"
+        )
+    return data
+
+
+async def info(request: web.Request) -> web.Response:
+    return web.json_response(await _services(request).originals.info(_image_key(request)))
+
+
+async def original(request: web.Request) -> web.Response:
+    originals = _services(request).originals
+    key = _image_key(request)
+    described = await originals.info(key)
+    data = await originals.original(key)
+    etag = '"' + described["hash"] + '"'
+    return immutable_bytes(request, data, described["content_type"], etag)
+
+
+async def output(request: web.Request) -> web.Response:
+    services = _services(request)
+    key = _image_key(request)
+    token = request.match_info["token"]
+    transform = parse_token(token, max_side=services.settings.max_output_side)
+    if transform.token() != token:
+        raise web.HTTPMovedPermanently(_canonical_location(request, transform))
+    try:
+        result = await services.variants.get(key, transform)
+    except ImageServerError:
+        services.metrics.event("image_request_fail")
+        raise
+    return immutable_bytes(request, result.body, result.content_type, result.etag)
+
+
+def _canonical_location(request: web.Request, transform: Transform) -> str:
+    path = request.path.rsplit("/", 1)[0] + "/" + transform.token()
+    return path + ("?" + request.query_string if request.query_string else "")
+
+
+async def delete(request: web.Request) -> web.Response:
+    services = _services(request)
+    key = _image_key(request)
+    removed = await services.originals.delete(key)
+    services.variants.forget(key)
+    return web.json_response({"hash": key.hash, "deleted": removed})

@@ -1,0 +1,77 @@
+"""Shared fixtures: real servers on loopback, real images, settings in a temp directory."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from imageserver.settings import Settings
+from imageserver.web import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGES = ROOT / "test" / "images"
+TESTDATA = ROOT.parent / "shared" / "testdata"
+
+
+def image_bytes(name: str) -> bytes:
+    """A fixture from test/images/, or else from the shared corpus."""
+    local = IMAGES / name
+    return (local if local.exists() else TESTDATA / name).read_bytes()
+
+
+@dataclasses.dataclass
+class Server:
+    url: str
+    app: web.Application
+    session: aiohttp.ClientSession
+    storage: Path
+
+    async def upload(self, data: bytes, namespace: str = "p", **params: str) -> dict[str, Any]:
+        async with self.session.post(f"{self.url}/{namespace}", data=data, params=params) as resp:
+            body = await resp.json()
+            assert resp.status == 200, body
+            return body
+
+    def image_url(self, hash_: str, namespace: str = "p") -> str:
+        return f"{self.url}/{namespace}/{hash_[:3]}/{hash_[3:6]}/{hash_[6:9]}/{hash_[9:]}"
+
+
+ServerFactory = Callable[..., Awaitable[Server]]
+
+
+@pytest.fixture
+async def start_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
+    """Starts real servers on 127.0.0.1 (free port); every one is stopped after the test."""
+    runners: list[web.AppRunner] = []
+    sessions: list[aiohttp.ClientSession] = []
+
+    async def start(**overrides: Any) -> Server:
+        storage = tmp_path / f"data{len(runners)}"
+        settings = Settings(**{"storage": str(storage), "allow_private_sources": True, **overrides})
+        app = create_app(settings)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        port = runner.addresses[0][1]
+        session = aiohttp.ClientSession()
+        sessions.append(session)
+        return Server(f"http://127.0.0.1:{port}", app, session, storage)
+
+    yield start
+    for session in sessions:
+        await session.close()
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def server(start_server: ServerFactory) -> Server:
+    return await start_server()
