@@ -27,7 +27,7 @@ class OutputFormat:
         return options
 
 
-# Encoder defaults, measured on the 2725x2225 benchmark JPEG at w720 (README: "Encoder defaults").
+# Encoder defaults, measured by `python -m benchmarks.encoders` (README: "Encoder defaults").
 # keep="none" strips metadata: outputs are sRGB, so the profile adds bytes and no information.
 OUTPUT_FORMATS: dict[str, OutputFormat] = {
     f.ext: f
@@ -74,8 +74,8 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
             ".avif",
             alpha=True,
             animation=False,
-            default_quality=50,
-            saver_options={"effort": 2, "keep": "none"},
+            default_quality=60,
+            saver_options={"effort": 0, "keep": "none"},
         ),
     )
 }
@@ -106,15 +106,10 @@ INPUT_FORMATS: dict[str, InputFormat] = {
     )
 }
 
-_HEIF_BRANDS = {
-    b"avif": "avif",
-    b"avis": "avif",
-    b"heic": "heic",
-    b"heix": "heic",
-    b"heim": "heic",
-    b"heis": "heic",
-    b"mif1": "heic",
-}
+# ISO-BMFF brands: AV1 first, since generic HEIF brands (mif1, msf1) also head AVIF files.
+_AVIF_BRANDS = (b"avif", b"avis")
+_HEIC_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx")
+_GENERIC_HEIF_BRANDS = (b"mif1", b"msf1")
 
 
 def sniff(head: bytes) -> InputFormat | None:
@@ -133,11 +128,22 @@ def _sniff_name(head: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
     if head[4:8] == b"ftyp":
-        return _HEIF_BRANDS.get(head[8:12])
+        return _heif_kind(head)
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         return "tiff"
     if _looks_like_svg(head):
         return "svg"
+    return None
+
+
+def _heif_kind(head: bytes) -> str | None:
+    """The major brand, or else the compatible brands, say whether the codec is AV1 or HEVC."""
+    box_end = min(int.from_bytes(head[:4], "big"), len(head))
+    brands = [head[8:12]] + [head[i : i + 4] for i in range(16, box_end - 3, 4)]
+    if any(b in _AVIF_BRANDS for b in brands):
+        return "avif"
+    if any(b in _HEIC_BRANDS + _GENERIC_HEIF_BRANDS for b in brands):
+        return "heic"
     return None
 
 

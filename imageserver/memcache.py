@@ -27,9 +27,9 @@ class ByteLRU(Generic[V]):
 
     def put(self, key: str, value: V, size: int) -> None:
         """Items over `max_item_bytes` are not kept: big outputs would evict many hot small ones."""
+        self.discard(key)
         if size > self.max_item_bytes:
             return
-        self.discard(key)
         self._items[key] = (value, size)
         self.used_bytes += size
         while self.used_bytes > self.max_bytes:

@@ -175,7 +175,7 @@ def _coerce(kind: Any, value: Any) -> Any:
 
 
 def _to_int(value: Any) -> int:
-    if isinstance(value, bool):
+    if isinstance(value, bool | float):
         raise ValueError(f"expected an integer, got {value!r}")
     return int(value)
 

@@ -46,7 +46,7 @@ class Transform:
 
     def token(self) -> str:
         """The canonical spelling: size, fit, quality, density, extension, in that order."""
-        parts = [self._size_token()]
+        parts = [self.size_token()]
         if self.fit is not Fit.CROP:
             parts.append(self.fit.value)
         if self.quality is not None:
@@ -54,7 +54,7 @@ class Transform:
         density = f"@{self.density}x" if self.density != 1 else ""
         return "-".join(parts) + density + "." + self.format
 
-    def _size_token(self) -> str:
+    def size_token(self) -> str:
         if self.height is None:
             return f"w{self.width}"
         if self.width is None:
@@ -141,7 +141,10 @@ def _apply_options(transform: Transform, options: list[str]) -> Transform:
         else:
             raise BadRequest(f"option: expected fit, smart or qN (once each), got {option!r}")
     if fit is not None and not transform.is_box:
-        raise BadRequest(f"{fit.value}: expected a box size (xN or WxH) to fit or crop into")
+        raise BadRequest(
+            f"{fit.value}: expected a box size (xN or WxH) to fit or crop into, "
+            f"got '{transform.size_token()}'"
+        )
     if quality is not None and OUTPUT_FORMATS[transform.format].default_quality is None:
         raise BadRequest(f"quality: {transform.format} has no quality setting, got 'q{quality}'")
     return Transform(

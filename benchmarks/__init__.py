@@ -1,0 +1,1 @@
+"""Benchmarks: measured against references in the same run, reported as ratios."""

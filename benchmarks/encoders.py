@@ -1,0 +1,78 @@
+"""Encoder settings compared: bytes, SSIM against the unencoded resize, and encode time.
+
+    python -m benchmarks.encoders [--width 720]
+
+Feeds the README's "Encoder defaults" table: for each candidate, the median over corpus photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import pyvips
+
+from tests.imagecompare import ssim
+
+TESTDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
+PHOTOS = [
+    "2569067123_aca715a2ee_o.jpg",
+    "xmp_test.jpg",
+    "Landscape_1.jpg",
+    "4.webp",
+    "blackbug.png",
+]
+CANDIDATES: list[tuple[str, dict[str, Any]]] = [
+    (".jpg", {"Q": 80}),
+    (".jpg", {"Q": 80, "optimize_coding": True}),
+    (".jpg", {"Q": 80, "optimize_coding": True, "interlace": True}),
+    (".webp", {"Q": 80, "effort": 2}),
+    (".webp", {"Q": 80, "effort": 4}),
+    (".webp", {"Q": 80, "effort": 6}),
+    (".webp", {"Q": 75, "effort": 4}),
+    (".avif", {"Q": 50, "effort": 2}),
+    (".avif", {"Q": 60, "effort": 0}),
+    (".avif", {"Q": 60, "effort": 2}),
+    (".avif", {"Q": 65, "effort": 2}),
+    (".avif", {"Q": 60, "effort": 4}),
+    (".png", {"compression": 6}),
+    (".png", {"compression": 9}),
+    (".gif", {"effort": 1}),
+    (".gif", {"effort": 4}),
+    (".gif", {"effort": 7}),
+]
+
+
+def measure(image: pyvips.Image, suffix: str, options: dict[str, Any]) -> tuple[int, float, float]:
+    started = time.perf_counter()
+    data = image.write_to_buffer(suffix, keep="none", **options)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    decoded = pyvips.Image.new_from_buffer(data, "")
+    return len(data), ssim(image, decoded), elapsed_ms
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--width", type=int, default=720)
+    args = parser.parse_args()
+    pyvips.cache_set_max(0)
+    images = [
+        pyvips.Image.thumbnail(str(TESTDATA / name), args.width).colourspace("srgb").copy_memory()
+        for name in PHOTOS
+    ]
+    images = [i.flatten(background=[255, 255, 255]) if i.hasalpha() else i for i in images]
+    print(f"| format | options | median KB | median SSIM | median encode ms |  (w{args.width})")
+    print("|---|---|---|---|---|")
+    for suffix, options in CANDIDATES:
+        rows = [measure(image, suffix, options) for image in images]
+        size_kb = statistics.median(r[0] for r in rows) / 1024
+        quality = statistics.median(r[1] for r in rows)
+        ms = statistics.median(r[2] for r in rows)
+        print(f"| {suffix[1:]} | {options} | {size_kb:.1f} | {quality:.4f} | {ms:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

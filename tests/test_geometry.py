@@ -1,0 +1,160 @@
+"""Sizes before pixels: tables per size kind and source shape, then invariants over any input."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imageserver.geometry import Plan, displayed_size, plan
+from imageserver.transform import MAX_DENSITY, Fit, Transform, parse_token
+
+MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "MANIFEST.tsv"
+
+
+def _plan(source: tuple[int, int], token: str) -> Plan:
+    return plan(*source, parse_token(token))
+
+
+LANDSCAPE = (1800, 1200)
+PORTRAIT = (1200, 1800)
+TINY = (3, 2)
+
+
+@pytest.mark.parametrize(
+    ("source", "token", "expected"),
+    [
+        # resize_width, resize_height, width, height
+        (LANDSCAPE, "w200.jpg", Plan(200, 133, 200, 133)),
+        (LANDSCAPE, "h150.jpg", Plan(225, 150, 225, 150)),
+        (LANDSCAPE, "x200.jpg", Plan(300, 200, 200, 200)),
+        (LANDSCAPE, "x200-smart.jpg", Plan(300, 200, 200, 200)),
+        (LANDSCAPE, "300x200.jpg", Plan(300, 200, 300, 200)),
+        (LANDSCAPE, "300x100.jpg", Plan(300, 200, 300, 100)),
+        (LANDSCAPE, "x200-fit.jpg", Plan(200, 133, 200, 133)),
+        (LANDSCAPE, "100x400-fit.jpg", Plan(100, 67, 100, 67)),
+        (LANDSCAPE, "w200@2x.jpg", Plan(400, 267, 400, 267)),
+        (LANDSCAPE, "x100@3x.jpg", Plan(450, 300, 300, 300)),
+        (LANDSCAPE, "w3000.jpg", Plan(1800, 1200, 1800, 1200)),
+        (LANDSCAPE, "x2000.jpg", Plan(1800, 1200, 1200, 1200)),
+        (LANDSCAPE, "x1000@2x.jpg", Plan(1800, 1200, 1200, 1200)),
+        (LANDSCAPE, "3600x1200.jpg", Plan(1800, 1200, 1800, 600)),
+        (LANDSCAPE, "900x600-fit@3x.jpg", Plan(1800, 1200, 1800, 1200)),
+        (PORTRAIT, "w200.jpg", Plan(200, 300, 200, 300)),
+        (PORTRAIT, "h150.jpg", Plan(100, 150, 100, 150)),
+        (PORTRAIT, "x200.jpg", Plan(200, 300, 200, 200)),
+        (PORTRAIT, "200x100.jpg", Plan(200, 300, 200, 100)),
+        (PORTRAIT, "100x300-fit.jpg", Plan(100, 150, 100, 150)),
+        (PORTRAIT, "h100@2x.jpg", Plan(133, 200, 133, 200)),
+        (PORTRAIT, "h3000.jpg", Plan(1200, 1800, 1200, 1800)),
+        (PORTRAIT, "1200x3600.jpg", Plan(1200, 1800, 600, 1800)),
+        (TINY, "w200.jpg", Plan(3, 2, 3, 2)),
+        (TINY, "x200.jpg", Plan(3, 2, 2, 2)),
+        (TINY, "300x100.jpg", Plan(3, 2, 3, 1)),
+        (TINY, "x10-fit@3x.jpg", Plan(3, 2, 3, 2)),
+        ((1, 1), "x100.jpg", Plan(1, 1, 1, 1)),
+        ((1, 1), "300x100.jpg", Plan(1, 1, 1, 1)),
+        ((1000, 1), "w10.jpg", Plan(10, 1, 10, 1)),
+        ((1000, 1), "x10.jpg", Plan(1000, 1, 1, 1)),
+    ],
+)
+def test_plan(source: tuple[int, int], token: str, expected: Plan) -> None:
+    assert _plan(source, token) == expected
+
+
+def test_crop_offsets_centre_the_box() -> None:
+    landscape = _plan(LANDSCAPE, "x200.jpg")
+    assert (landscape.crops, landscape.crop_left, landscape.crop_top) == (True, 50, 0)
+    portrait = _plan(PORTRAIT, "x200.jpg")
+    assert (portrait.crops, portrait.crop_left, portrait.crop_top) == (True, 0, 50)
+    exact = _plan(LANDSCAPE, "300x200.jpg")
+    assert (exact.crops, exact.crop_left, exact.crop_top) == (False, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("orientation", "expected"),
+    [(n, (40, 30)) for n in (1, 2, 3, 4)] + [(n, (30, 40)) for n in (5, 6, 7, 8)],
+)
+def test_displayed_size(orientation: int, expected: tuple[int, int]) -> None:
+    assert displayed_size(40, 30, orientation) == expected
+
+
+def _orientation_rows() -> list[tuple[str, int, int]]:
+    with MANIFEST.open(newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    return [
+        (r["file"], int(r["width"]), int(r["height"]))
+        for r in rows
+        if r["file"].startswith(("Landscape_", "Portrait_"))
+    ]
+
+
+@pytest.mark.parametrize(("name", "stored_width", "stored_height"), _orientation_rows())
+def test_displayed_size_of_the_exif_orientation_photos(
+    name: str, stored_width: int, stored_height: int
+) -> None:
+    orientation = int(name.removesuffix(".jpg").rpartition("_")[2])
+    expected = (1800, 1200) if name.startswith("Landscape_") else (1200, 1800)
+    assert displayed_size(stored_width, stored_height, orientation) == expected
+
+
+@st.composite
+def transforms(draw: st.DrawFn) -> Transform:
+    """Sizes of every kind and fit, small enough that boxes are often larger than the source."""
+    shape = draw(st.sampled_from(["width", "height", "box"]))
+    sides = st.integers(1, 600)
+    return Transform(
+        None if shape == "height" else draw(sides),
+        None if shape == "width" else draw(sides),
+        "jpg",
+        fit=draw(st.sampled_from(Fit)) if shape == "box" else Fit.CROP,
+        density=draw(st.integers(1, MAX_DENSITY)),
+    )
+
+
+SOURCE_SIDES = st.integers(1, 5000)
+
+
+@settings(max_examples=500)
+@given(SOURCE_SIDES, SOURCE_SIDES, transforms())
+def test_plan_invariants(src_width: int, src_height: int, transform: Transform) -> None:
+    result = plan(src_width, src_height, transform)
+    box_width, box_height = transform.box_width, transform.box_height
+    assert 1 <= result.width <= src_width
+    assert 1 <= result.height <= src_height
+    assert result.resize_width <= src_width
+    assert result.resize_height <= src_height
+    assert box_width is None or result.width <= box_width
+    assert box_height is None or result.height <= box_height
+    assert 0 <= result.crop_left <= result.resize_width - result.width
+    assert 0 <= result.crop_top <= result.resize_height - result.height
+
+
+@settings(max_examples=500)
+@given(SOURCE_SIDES, SOURCE_SIDES, transforms().filter(lambda t: t.is_box and t.fit is not Fit.FIT))
+def test_crop_keeps_the_requested_aspect_ratio(
+    src_width: int, src_height: int, transform: Transform
+) -> None:
+    result = plan(src_width, src_height, transform)
+    box_width, box_height = transform.box_width, transform.box_height
+    assert box_width is not None
+    assert box_height is not None
+    if min(result.width, result.height) > 1:
+        # One side is exact, the other rounded: at most half a pixel off, scaled by the box.
+        error = abs(result.width * box_height - result.height * box_width)
+        assert error <= max(box_width, box_height) / 2
+
+
+@settings(max_examples=500)
+@given(SOURCE_SIDES, SOURCE_SIDES, transforms().filter(lambda t: t.fit is Fit.FIT or not t.is_box))
+def test_fit_and_single_sides_keep_the_source_aspect_ratio(
+    src_width: int, src_height: int, transform: Transform
+) -> None:
+    result = plan(src_width, src_height, transform)
+    assert not result.crops
+    if min(result.width, result.height) > 1:
+        error = abs(result.width * src_height - result.height * src_width)
+        assert error <= max(src_width, src_height) / 2

@@ -1,0 +1,117 @@
+"""The pixel pipeline on real images: rotation, colour, alpha, animation, limits."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import pyvips
+
+from imageserver import render
+from imageserver.errors import OverLimit, Undecodable, UnsupportedMedia
+from imageserver.transform import parse_token
+from tests.conftest import image_bytes
+
+LIMITS = render.Limits(max_pixels=50_000_000, max_frames=500)
+
+
+def rendered(name: str, token: str) -> pyvips.Image:
+    result = render.render(image_bytes(name), parse_token(token), LIMITS)
+    animated = token.endswith((".gif", ".webp"))
+    image = pyvips.Image.new_from_buffer(result.data, "n=-1" if animated else "")
+    assert image.width == result.width
+    return image
+
+
+def mean_abs_difference(a: pyvips.Image, b: pyvips.Image) -> float:
+    return float((a.cast("float") - b.cast("float")).abs().avg())
+
+
+@pytest.mark.parametrize("kind", ["Landscape", "Portrait"])
+@pytest.mark.parametrize("orientation", range(2, 9))
+def test_every_exif_orientation_renders_upright(kind: str, orientation: int) -> None:
+    upright = rendered(f"{kind}_1.jpg", "w120.png")
+    other = rendered(f"{kind}_{orientation}.jpg", "w120.png")
+    assert (other.width, other.height) == (upright.width, upright.height)
+    assert mean_abs_difference(upright, other) < 8
+
+
+def test_probe_reports_displayed_size() -> None:
+    found = render.probe(image_bytes("Landscape_6.jpg"), LIMITS)
+    assert (found.width, found.height) == (1800, 1200)
+
+
+def test_cmyk_without_profile_is_converted_not_inverted() -> None:
+    image = rendered("cmyk-noprofile.jpg", "w100.jpg")
+    assert image.interpretation == "srgb"
+    red, green, blue = image.getpoint(5, 5)
+    assert red > 200
+    assert max(green, blue) < 80
+
+
+def test_cmyk_with_profile_comes_out_srgb() -> None:
+    image = rendered("Channel_digital_image_CMYK_color.jpg", "w100.jpg")
+    assert (image.interpretation, image.bands) == ("srgb", 3)
+
+
+def test_sixteen_bit_png_becomes_eight_bit_not_black() -> None:
+    image = rendered("weld_16bit.png", "w100.png")
+    assert image.format == "uchar"
+    source = pyvips.Image.new_from_buffer(image_bytes("weld_16bit.png"), "")
+    reference = source.colourspace("srgb")  # 65535 -> 255 scaling, not truncation or clipping
+    assert abs(image.avg() - reference.avg()) < 2
+    assert image.max() > 200
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp", "gif", "avif"])
+def test_alpha_kept_where_the_format_has_it(fmt: str) -> None:
+    image = rendered("alpha.png", f"w100.{fmt}")
+    assert image.hasalpha()
+    assert image.getpoint(10, 10)[-1] > 200  # opaque half
+    assert image.getpoint(90, 10)[-1] < 50  # transparent half
+
+
+def test_jpg_flattens_alpha_onto_white() -> None:
+    image = rendered("alpha.png", "w100.jpg")
+    assert image.bands == 3
+    assert image.getpoint(90, 10) == [255, 255, 255]
+
+
+@pytest.mark.parametrize("token", ["w30.gif", "x20.webp", "30x10.gif"])
+def test_animation_keeps_every_frame(token: str) -> None:
+    image = rendered("anim.gif", token)
+    page_height = image.get("page-height")
+    assert image.height // page_height == 4
+    colours = {tuple(image.getpoint(image.width // 2, i * page_height + 2)) for i in range(4)}
+    assert len(colours) == 4  # four distinct frames, not one frame repeated
+
+
+def test_animation_to_still_format_takes_the_first_frame() -> None:
+    image = rendered("anim.gif", "w30.jpg")
+    assert (image.width, image.height) == (30, 20)
+    assert image.getpoint(15, 10)[0] > 200  # the first frame is red
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("65536-uint32-limit.png", OverLimit),
+        ("giant-image.jpg", OverLimit),
+        ("truncated.jpg", Undecodable),
+        ("corrupt-header.jpg", Undecodable),
+        ("not-an-image.txt", UnsupportedMedia),
+    ],
+)
+def test_refusals_are_fast_and_typed(name: str, error: type[Exception]) -> None:
+    started = time.monotonic()
+    with pytest.raises(error):
+        render.probe(image_bytes(name), LIMITS)
+    with pytest.raises(error):
+        render.render(image_bytes(name), parse_token("w100.jpg"), LIMITS)
+    assert time.monotonic() - started < 0.5
+
+
+def test_summed_frames_count_against_the_pixel_limit() -> None:
+    tight = render.Limits(max_pixels=60 * 40 * 3, max_frames=500)  # anim.gif: 4 frames of 60x40
+    with pytest.raises(OverLimit, match="4 frames"):
+        render.probe(image_bytes("anim.gif"), tight)

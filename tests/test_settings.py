@@ -1,0 +1,312 @@
+"""Settings: defaults, precedence of flags > env > TOML > defaults, coercion, and documentation."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imageserver.settings import (
+    Settings,
+    SettingsError,
+    add_arguments,
+    describe,
+    env_name,
+    load,
+)
+
+FIELD_NAMES = [f.name for f in dataclasses.fields(Settings)]
+
+
+def _toml(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "imageserver.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imageserver", formatter_class=lambda prog: argparse.HelpFormatter(prog, width=100)
+    )
+    add_arguments(parser)
+    return parser
+
+
+def _from_flags(*argv: str) -> Settings:
+    return load(vars(_parser().parse_args(argv)), env={})
+
+
+def test_defaults() -> None:
+    settings = load(env={})
+    assert settings == Settings()
+    assert (settings.host, settings.port, settings.storage) == ("127.0.0.1", 7000, "./data")
+    assert settings.api_keys == []
+    assert settings.namespace_outputs == {}
+    assert settings.allow_private_sources is False
+    assert settings.max_output_side == 8192
+
+
+def test_mutable_defaults_are_not_shared() -> None:
+    assert Settings().api_keys is not Settings().api_keys
+    assert Settings().namespace_outputs is not Settings().namespace_outputs
+
+
+@pytest.mark.parametrize(
+    ("layers", "expected_port"),
+    [
+        pytest.param(("flags", "env", "toml"), 7003, id="flags-win"),
+        pytest.param(("env", "toml"), 7002, id="env-over-toml"),
+        pytest.param(("flags", "toml"), 7003, id="flags-over-toml"),
+        pytest.param(("toml",), 7001, id="toml-over-default"),
+        pytest.param((), 7000, id="default"),
+    ],
+)
+def test_precedence(tmp_path: Path, layers: tuple[str, ...], expected_port: int) -> None:
+    config = _toml(tmp_path, "port = 7001\nhost = '0.0.0.0'\n")
+    flags = {"port": "7003"} if "flags" in layers else {}
+    env = {"IMAGESERVER_PORT": "7002"} if "env" in layers else {}
+    settings = load(flags, env, config if "toml" in layers else None)
+    assert settings.port == expected_port
+    assert settings.host == ("0.0.0.0" if "toml" in layers else "127.0.0.1")
+
+
+def test_unset_flags_do_not_hide_env_or_toml(tmp_path: Path) -> None:
+    config = _toml(tmp_path, "max_frames = 9\n")
+    flags = vars(_parser().parse_args(["--config", config]))
+    settings = load(flags, {"IMAGESERVER_PORT": "7002"})
+    assert (settings.port, settings.max_frames) == (7002, 9)
+
+
+def test_config_path_from_env(tmp_path: Path) -> None:
+    config = _toml(tmp_path, "max_frames = 9\n")
+    assert load(env={"IMAGESERVER_CONFIG": config}).max_frames == 9
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("access_log", "1", True),
+        ("access_log", "true", True),
+        ("access_log", " Yes ", True),
+        ("access_log", "ON", True),
+        ("access_log", "0", False),
+        ("access_log", "false", False),
+        ("access_log", "no", False),
+        ("access_log", "off", False),
+        ("access_log", "", False),
+        ("port", "8080", 8080),
+        ("max_upload_bytes", "1048576", 1048576),
+        ("render_workers", "0", 0),
+        ("source_timeout_s", "2.5", 2.5),
+        ("source_timeout_s", "3", 3.0),
+        ("storage", "/var/lib/imageserver", "/var/lib/imageserver"),
+        ("statsd", "localhost:8125", "localhost:8125"),
+        (
+            "source_allowed_hosts",
+            "a.example.com, .cdn.example.net",
+            ["a.example.com", ".cdn.example.net"],
+        ),
+        ("api_keys", "k1,k2,,", ["k1", "k2"]),
+        ("api_keys", "", []),
+        (
+            "namespace_outputs",
+            "avatars=x100.jpg,x50.webp;p=w200.jpg",
+            {"avatars": ["x100.jpg", "x50.webp"], "p": ["w200.jpg"]},
+        ),
+        (
+            "namespace_outputs",
+            " avatars = x100.jpg , x50.webp ; ",
+            {"avatars": ["x100.jpg", "x50.webp"]},
+        ),
+        ("namespace_outputs", "", {}),
+    ],
+)
+def test_env_coercion(name: str, text: str, expected: Any) -> None:
+    value = getattr(load(env={env_name(name): text}), name)
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+def test_toml_native_types_and_tables(tmp_path: Path) -> None:
+    config = _toml(
+        tmp_path,
+        """
+        access_log = true
+        port = 8080
+        source_timeout_s = 2
+        source_allowed_hosts = ["a.example.com", ".cdn.example.net"]
+        api_keys = "k1,k2"
+
+        [namespace_outputs]
+        avatars = ["x100.jpg", "x50.webp"]
+        p = "w200.jpg,h100.png"
+        """,
+    )
+    settings = load(env={}, config_path=config)
+    assert settings.access_log is True
+    assert settings.port == 8080
+    assert settings.source_timeout_s == 2.0
+    assert settings.source_allowed_hosts == ["a.example.com", ".cdn.example.net"]
+    assert settings.api_keys == ["k1", "k2"]
+    assert settings.namespace_outputs == {
+        "avatars": ["x100.jpg", "x50.webp"],
+        "p": ["w200.jpg", "h100.png"],
+    }
+
+
+def test_flags_from_argparse() -> None:
+    settings = _from_flags(
+        "--port", "8080",
+        "--access-log",
+        "--api-key", "k1",
+        "--api-key", "k2,k3",
+        "--source-allowed-hosts", "a.example.com",
+        "--namespace-outputs", "avatars=x100.jpg,x50.webp;p=w200.jpg",
+        "--source-timeout-s", "0.5",
+    )  # fmt: skip
+    assert settings.port == 8080
+    assert settings.access_log is True
+    assert settings.api_keys == ["k1", "k2", "k3"]
+    assert settings.source_allowed_hosts == ["a.example.com"]
+    assert settings.namespace_outputs == {"avatars": ["x100.jpg", "x50.webp"], "p": ["w200.jpg"]}
+    assert settings.source_timeout_s == 0.5
+
+
+def test_no_flag_turns_a_bool_off(tmp_path: Path) -> None:
+    config = _toml(tmp_path, "access_log = true\n")
+    assert _from_flags("--config", config, "--no-access-log").access_log is False
+
+
+def test_every_problem_is_reported_together(tmp_path: Path) -> None:
+    config = _toml(tmp_path, "max_pixels = 0\nlog_level = 'loud'\n")
+    env = {
+        "IMAGESERVER_PORT": "http",
+        "IMAGESERVER_ACCESS_LOG": "maybe",
+        "IMAGESERVER_SOURCE_TIMEOUT_S": "soon",
+        "IMAGESERVER_STATSD": "localhost",
+        "IMAGESERVER_RENDER_WORKERS": "-1",
+        "IMAGESERVER_NAMESPACE_OUTPUTS": "avatars",
+    }
+    with pytest.raises(SettingsError) as caught:
+        load(env=env, config_path=config)
+    lines = str(caught.value).splitlines()
+    reported = sorted(line.partition(":")[0] for line in lines)
+    assert reported == sorted(
+        [
+            "port",
+            "access_log",
+            "source_timeout_s",
+            "statsd",
+            "render_workers",
+            "namespace_outputs",
+            "max_pixels",
+            "log_level",
+        ]
+    )
+    assert any(line.startswith("port: ") and "'http'" in line for line in lines)
+    assert "log_level: expected debug, info, warning or error, got 'loud'" in lines
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("port", "0"),
+        ("port", "65536"),
+        ("port", "1.5"),
+        ("max_upload_bytes", "0"),
+        ("max_frames", "-3"),
+        ("max_output_side", "0"),
+        ("render_queue", "0"),
+        ("vips_concurrency", "-1"),
+        ("memory_cache_bytes", "-1"),
+        ("source_timeout_s", "0"),
+        ("source_timeout_s", "-1"),
+        ("statsd", "localhost:"),
+        ("log_level", "INFO"),
+    ],
+)
+def test_out_of_range_values_are_refused(name: str, text: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{name}: "):
+        load(env={env_name(name): text})
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        ("port = true", "port"),
+        ("port = [7000]", "port"),
+        ("max_frames = 2.5", "max_frames"),
+        ("render_workers = 1.9", "render_workers"),
+        ("access_log = 'sometimes'", "access_log"),
+    ],
+)
+def test_toml_values_of_the_wrong_type_are_refused(tmp_path: Path, line: str, name: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{name}: "):
+        load(env={}, config_path=_toml(tmp_path, line + "\n"))
+
+
+def test_unknown_toml_keys_are_refused(tmp_path: Path) -> None:
+    config = _toml(tmp_path, "colour = 'red'\nport = 8080\n[server]\nhost = '::'\n")
+    with pytest.raises(SettingsError) as caught:
+        load(env={}, config_path=config)
+    assert str(caught.value).splitlines() == [
+        "unknown setting 'colour'",
+        "unknown setting 'server'",
+    ]
+
+
+def test_unknown_env_names_are_ignored() -> None:
+    assert load(env={"IMAGESERVER_COLOUR": "red", "HOME": "/root"}) == Settings()
+
+
+def test_unreadable_config_file(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.toml"
+    with pytest.raises(SettingsError, match=f"^config file {re.escape(str(missing))}: "):
+        load(env={}, config_path=str(missing))
+
+
+def test_invalid_toml(tmp_path: Path) -> None:
+    config = _toml(tmp_path, "port = \n")
+    with pytest.raises(SettingsError, match=f"^config file {re.escape(config)}: "):
+        load(env={}, config_path=config)
+
+
+def test_describe_documents_every_setting() -> None:
+    rows = describe()
+    assert [env for _, env, _, _ in rows] == [env_name(name) for name in FIELD_NAMES]
+    for flag, env, default, help_text in rows:
+        assert flag.startswith("--")
+        assert env.startswith("IMAGESERVER_")
+        assert default
+        assert help_text.strip()
+
+
+def test_describe_shows_defaults() -> None:
+    rows = {env: default for _, env, default, _ in describe()}
+    assert rows["IMAGESERVER_PORT"] == "7000"
+    assert rows["IMAGESERVER_API_KEYS"] == "(none)"
+    assert rows["IMAGESERVER_STATSD"] == "''"
+
+
+def test_add_arguments_gives_a_flag_for_every_setting() -> None:
+    parser = _parser()
+    unset = vars(parser.parse_args([]))
+    assert set(unset) == {*FIELD_NAMES, "config"}
+    assert all(value is None for value in unset.values())
+    help_text = parser.format_help()
+    for flag, env, _, _ in describe():
+        assert flag in help_text
+        assert env in help_text
+
+
+def test_help_output(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        _parser().parse_args(["--help"])
+    assert caught.value.code == 0
+    out = capsys.readouterr().out
+    for name in FIELD_NAMES:
+        assert env_name(name) in out
