@@ -14,6 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import ImageServerError
+from .keys import check_namespace
+from .transform import parse_tokens
+
 ENV_PREFIX = "IMAGESERVER_"
 MiB = 1024 * 1024
 
@@ -221,8 +225,21 @@ def _validate(settings: Settings) -> list[str]:
         problems.append("source_timeout_s: must be > 0")
     if settings.statsd and not settings.statsd.rpartition(":")[2].isdigit():
         problems.append(f"statsd: expected host:port, got {settings.statsd!r}")
+    problems += _namespace_output_problems(settings)
     if settings.log_level not in {"debug", "info", "warning", "error"}:
         problems.append(
             f"log_level: expected debug, info, warning or error, got {settings.log_level!r}"
         )
+    return problems
+
+
+def _namespace_output_problems(settings: Settings) -> list[str]:
+    """Default outputs are checked at start, not discovered broken at the first upload."""
+    problems = []
+    for namespace, tokens in settings.namespace_outputs.items():
+        try:
+            check_namespace(namespace)
+            parse_tokens(",".join(tokens), max_side=settings.max_output_side)
+        except ImageServerError as exc:
+            problems.append(f"namespace_outputs: {namespace}: {exc.message}")
     return problems

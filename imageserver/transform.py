@@ -95,7 +95,9 @@ def _parse_density(text: str) -> int:
     match = _DENSITY.fullmatch(text)
     value = _bounded_int(match["d"], 1, MAX_DENSITY) if match else None
     if value is None:
-        raise BadRequest(f"density: expected @1x to @{MAX_DENSITY}x, got '@{text}'")
+        raise BadRequest(
+            f"density: expected @1x to @{MAX_DENSITY}x, got '@{text}'", code="bad_density"
+        )
     return value
 
 

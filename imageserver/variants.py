@@ -52,14 +52,20 @@ class Variants:
         self.metrics = metrics
         self._inflight: dict[str, asyncio.Task[Output]] = {}
 
+    def cached(self, output_key: str) -> Output | None:
+        """The memory lookup alone: hot hits skip parsing, since only canonical keys get cached."""
+        output = self.cache.get(output_key)
+        if output is not None:
+            self.metrics.lookup("memory")
+        return output
+
     async def get(
         self, key: ImageKey, transform: Transform, original: bytes | None = None
     ) -> Output:
         """`original` saves a storage read when the caller has the bytes (at upload)."""
         output_key = key.output(transform.token())
-        cached = self.cache.get(output_key)
+        cached = self.cached(output_key)
         if cached is not None:
-            self.metrics.lookup("memory")
             return cached
         task = self._inflight.get(output_key)
         if task is None:

@@ -74,6 +74,7 @@ def test_sniff_headers(head: bytes, expected: str) -> None:
         pytest.param(b"<html><body><svg/></body></html>", id="html-with-svg"),
         pytest.param(_ftyp(b"isom", b"isom", b"mp42"), id="ftyp-mp4"),
         pytest.param(_ftyp(b"qt  "), id="ftyp-quicktime"),
+        pytest.param(_ftyp(b"isom", b"isom") + b"\x00\x00\x00\x0cavif", id="avif-after-ftyp-box"),
         pytest.param(b"BM6\x00\x00\x00\x00\x00", id="bmp"),
         pytest.param(b"\x00" * 64, id="zeros"),
         pytest.param(bytes(range(256)), id="all-bytes"),

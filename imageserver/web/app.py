@@ -9,12 +9,12 @@ from aiohttp import web
 from ..services import build_services
 from ..settings import Settings
 from .appkeys import SERVICES
-from .middleware import auth_middleware, error_middleware, metrics_middleware
+from .middleware import error_middleware
 from .routes import add_routes
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[metrics_middleware, error_middleware, auth_middleware])
+    app = web.Application(middlewares=[error_middleware])
     app[SERVICES] = build_services(settings)
     app.cleanup_ctx.append(_services_context)
     add_routes(app)

@@ -92,6 +92,9 @@ async def original(request: web.Request) -> web.Response:
 
 async def output(request: web.Request) -> web.Response:
     services = _services(request)
+    hot = services.variants.cached(request.path[1:])
+    if hot is not None:
+        return immutable_bytes(request, hot.body, hot.content_type, hot.etag)
     key = _image_key(request)
     token = request.match_info["token"]
     transform = parse_token(token, max_side=services.settings.max_output_side)
