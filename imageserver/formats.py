@@ -66,7 +66,8 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
             alpha=True,
             animation=True,
             default_quality=None,
-            saver_options={"effort": 1, "keep": "none"},
+            # every source frame stays a frame (cgif would merge repeats into longer delays)
+            saver_options={"effort": 1, "keep_duplicate_frames": True, "keep": "none"},
         ),
         OutputFormat(
             "avif",
@@ -90,6 +91,8 @@ class InputFormat:
     mime: str
     animated: bool = False  # several frames that play as one picture (GIF, WebP)
     paged: bool = False  # several pages of which we show one (TIFF)
+    vector: bool = False  # drawn at any size, so "never enlarge" does not apply (SVG)
+    decoder: str = "libvips"  # or "heif": HEVC, which the pyvips-binary wheel cannot decode
 
 
 INPUT_FORMATS: dict[str, InputFormat] = {
@@ -100,9 +103,9 @@ INPUT_FORMATS: dict[str, InputFormat] = {
         InputFormat("gif", "image/gif", animated=True),
         InputFormat("webp", "image/webp", animated=True),
         InputFormat("avif", "image/avif"),
-        InputFormat("heic", "image/heic"),
+        InputFormat("heic", "image/heic", decoder="heif"),
         InputFormat("tiff", "image/tiff", paged=True),
-        InputFormat("svg", "image/svg+xml"),
+        InputFormat("svg", "image/svg+xml", vector=True),
     )
 }
 

@@ -1,10 +1,11 @@
 """Sizes before pixels: from the source size and a `Transform` to the exact output size.
 
-Never enlarges: a box larger than the source shrinks, keeping its aspect ratio. Pure.
+Never enlarges a bitmap: a box larger than the source shrinks, keeping its aspect ratio. Pure.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .transform import Fit, Transform
@@ -37,22 +38,23 @@ def displayed_size(width: int, height: int, orientation: int) -> tuple[int, int]
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
-def plan(src_width: int, src_height: int, transform: Transform) -> Plan:
-    """`src_*` is the displayed size (after orientation)."""
+def plan(src_width: int, src_height: int, transform: Transform, *, enlarge: bool = False) -> Plan:
+    """`src_*` is the displayed size (after orientation); `enlarge` is for vector sources."""
     box_w, box_h = transform.box_width, transform.box_height
     if box_w is None or box_h is None or transform.fit is Fit.FIT:
+        limit = math.inf if enlarge else 1.0
         scale = min(
-            1.0, *(box / src for box, src in ((box_w, src_width), (box_h, src_height)) if box)
+            limit, *(box / src for box, src in ((box_w, src_width), (box_h, src_height)) if box)
         )
         w, h = _scaled(src_width, scale), _scaled(src_height, scale)
         return Plan(w, h, w, h)
-    return _fill(src_width, src_height, box_w, box_h)
+    return _fill(src_width, src_height, box_w, box_h, enlarge)
 
 
-def _fill(src_width: int, src_height: int, box_w: int, box_h: int) -> Plan:
+def _fill(src_width: int, src_height: int, box_w: int, box_h: int, enlarge: bool) -> Plan:
     """Cover the box, then crop; a box that would need enlarging shrinks to fit the source."""
     cover = max(box_w / src_width, box_h / src_height)
-    if cover > 1.0:
+    if cover > 1.0 and not enlarge:
         box_w = min(src_width, _scaled(box_w, 1 / cover))
         box_h = min(src_height, _scaled(box_h, 1 / cover))
         cover = max(box_w / src_width, box_h / src_height)

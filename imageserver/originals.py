@@ -54,7 +54,7 @@ class Originals:
 
 
 def describe(key: ImageKey, found: render.Probe, size: int) -> dict[str, Any]:
-    """info.json: the seed's four fields, then size, and frames/pages only where they apply."""
+    """info.json: the seed's four fields, then size, and frames/pages/alpha where they apply."""
     info: dict[str, Any] = {
         "hash": key.hash,
         "width": found.width,
@@ -66,4 +66,6 @@ def describe(key: ImageKey, found: render.Probe, size: int) -> dict[str, Any]:
         info["frames"] = found.frames
     if found.pages > 1:
         info["pages"] = found.pages
+    if found.alpha:
+        info["alpha"] = True
     return info

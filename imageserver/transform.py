@@ -14,6 +14,7 @@ from .errors import BadRequest
 from .formats import FORMAT_ALIASES, OUTPUT_FORMATS
 
 MAX_DENSITY = 3
+AUTO_FORMAT = "auto"  # chosen per request from the Accept header (see negotiate.py)
 _MAX_DIGITS = 6  # enough for any side we allow; stops '10**1000' from reaching int()
 
 
@@ -85,8 +86,8 @@ def parse_token(token: str, *, max_side: int = 8192) -> Transform:
 
 def _parse_format(ext: str) -> str:
     fmt = FORMAT_ALIASES.get(ext.lower(), ext.lower())
-    if fmt not in OUTPUT_FORMATS:
-        expected = ", ".join(OUTPUT_FORMATS)
+    if fmt not in OUTPUT_FORMATS and fmt != AUTO_FORMAT:
+        expected = ", ".join([*OUTPUT_FORMATS, AUTO_FORMAT])
         raise BadRequest(f"format: expected one of {expected}, got {ext!r}", code="bad_format")
     return fmt
 
@@ -147,7 +148,7 @@ def _apply_options(transform: Transform, options: list[str]) -> Transform:
             f"{fit.value}: expected a box size (xN or WxH) to fit or crop into, "
             f"got '{transform.size_token()}'"
         )
-    if quality is not None and OUTPUT_FORMATS[transform.format].default_quality is None:
+    if quality is not None and not _has_quality(transform.format):
         raise BadRequest(f"quality: {transform.format} has no quality setting, got 'q{quality}'")
     return Transform(
         transform.width,
@@ -157,6 +158,11 @@ def _apply_options(transform: Transform, options: list[str]) -> Transform:
         quality=quality,
         density=transform.density,
     )
+
+
+def _has_quality(fmt: str) -> bool:
+    """`.auto` may become jpg, webp or avif, so it takes a quality for those."""
+    return fmt == AUTO_FORMAT or OUTPUT_FORMATS[fmt].default_quality is not None
 
 
 def _parse_quality(option: str) -> int:

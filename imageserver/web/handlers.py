@@ -7,12 +7,12 @@ import os
 
 from aiohttp import web
 
-from .. import __version__
+from .. import __version__, negotiate
 from ..errors import BadRequest, ImageServerError
 from ..fetch import read_capped
 from ..keys import ImageKey, check_namespace
 from ..services import Services
-from ..transform import Transform, parse_token, parse_tokens
+from ..transform import AUTO_FORMAT, Transform, parse_token, parse_tokens
 from .appkeys import SERVICES
 from .responses import immutable_bytes
 
@@ -100,12 +100,29 @@ async def output(request: web.Request) -> web.Response:
     transform = parse_token(token, max_side=services.settings.max_output_side)
     if transform.token() != token:
         raise web.HTTPMovedPermanently(_canonical_location(request, transform))
+    concrete = await _negotiated(request, services, key, transform)
     try:
-        result = await services.variants.get(key, transform)
+        result = await services.variants.get(key, concrete)
     except ImageServerError:
         services.metrics.event("image_request_fail")
         raise
-    return immutable_bytes(request, result.body, result.content_type, result.etag)
+    vary = {"Vary": "Accept"} if concrete is not transform else None
+    return immutable_bytes(request, result.body, result.content_type, result.etag, vary)
+
+
+async def _negotiated(
+    request: web.Request, services: Services, key: ImageKey, transform: Transform
+) -> Transform:
+    """`.auto` becomes the best format the client accepts; stored under that format's name."""
+    if transform.format != AUTO_FORMAT:
+        return transform
+    info = await services.originals.info(key)
+    return negotiate.resolve(
+        transform,
+        request.headers.get("Accept", ""),
+        alpha=info.get("alpha", False),
+        animated=info.get("frames", 1) > 1,
+    )
 
 
 def _canonical_location(request: web.Request, transform: Transform) -> str:

@@ -8,10 +8,14 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 def immutable_bytes(
-    request: web.Request, body: bytes, content_type: str, etag: str
+    request: web.Request,
+    body: bytes,
+    content_type: str,
+    etag: str,
+    extra_headers: dict[str, str] | None = None,
 ) -> web.Response:
     """URLs name their content, so a client that has the ETag has the bytes: 304 it."""
-    headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE, **(extra_headers or {})}
     if _etag_matches(request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)
     headers["Content-Type"] = content_type

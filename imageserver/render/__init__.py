@@ -1,4 +1,4 @@
-"""The only module that touches pixels: probe an original and render a `Transform` with libvips.
+"""The only package that touches pixels: probe an original and render a `Transform` with libvips.
 
 Limits are checked from the header before any decode; rendering is a fixed list of small steps.
 Everything here is blocking CPU work: callers run it in the render pool, never on the event loop.
@@ -11,12 +11,12 @@ from typing import Any
 
 import pyvips
 
-from . import geometry
-from .errors import OverLimit, Undecodable, UnsupportedMedia
-from .formats import OUTPUT_FORMATS, InputFormat, OutputFormat, sniff
-from .transform import Fit, Transform
+from .. import geometry
+from ..errors import OverLimit, Undecodable, UnsupportedMedia
+from ..formats import OUTPUT_FORMATS, InputFormat, OutputFormat, sniff
+from ..transform import Fit, Transform
+from .loaders import LOADERS, DecodeError, Header, Loader, Resize
 
-_LOAD_OPTIONS = "fail_on=error"  # refuse corrupt and truncated data instead of grey filler
 _WHITE = [255.0, 255.0, 255.0]
 
 
@@ -35,6 +35,7 @@ class Probe:
     height: int
     frames: int
     pages: int
+    alpha: bool = False
 
     @property
     def pixels(self) -> int:
@@ -59,7 +60,7 @@ def configure(vips_concurrency: int) -> None:
 def probe(data: bytes, limits: Limits) -> Probe:
     """Reads the header, checks limits, then proves the pixels decode (cheaply, shrunk on load)."""
     found = inspect(data, limits)
-    _run(lambda: pyvips.Image.thumbnail_buffer(data, 32, option_string=_LOAD_OPTIONS).avg())
+    _run(lambda: _loader(found.input).verify(data))
     return found
 
 
@@ -70,7 +71,7 @@ def inspect(data: bytes, limits: Limits) -> Probe:
         raise UnsupportedMedia(
             "not a supported image (jpeg, png, gif, webp, avif, heic, tiff, svg)"
         )
-    header = _run(lambda: pyvips.Image.new_from_buffer(data, "", access="sequential"))
+    header = _run(lambda: _loader(input_format).header(data))
     found = _describe(header, input_format)
     _check_limits(found, limits)
     return found
@@ -79,8 +80,9 @@ def inspect(data: bytes, limits: Limits) -> Probe:
 def render(data: bytes, transform: Transform, limits: Limits) -> Rendered:
     source = inspect(data, limits)
     out = OUTPUT_FORMATS[transform.format]
-    plan = geometry.plan(source.width, source.height, transform)
-    job = _Job(transform, plan, out, animated=source.frames > 1 and out.animation)
+    plan = geometry.plan(source.width, source.height, transform, enlarge=source.input.vector)
+    animated = source.frames > 1 and out.animation
+    job = _Job(transform, plan, out, animated, _loader(source.input))
     return _run(lambda: _pipeline(data, job))
 
 
@@ -90,27 +92,26 @@ class _Job:
     plan: geometry.Plan
     out: OutputFormat
     animated: bool
+    loader: Loader
 
 
 def _pipeline(data: bytes, job: _Job) -> Rendered:
     """The order of operations, in one place. Steps are lazy: pixels flow once, at encode."""
-    image = _load_resized(data, job)
+    image = job.loader.load_resized(data, _resize(job))
     for step in (_crop_frames, _to_srgb8, _flatten):
         image = step(image, job)
     return _encode(image, job)
 
 
-def _describe(header: pyvips.Image, input_format: InputFormat) -> Probe:
-    orientation = _int_field(header, "orientation", 1)
-    width, height = geometry.displayed_size(header.width, header.height, orientation)
-    n_pages = _int_field(header, "n-pages", 1)
-    frames = n_pages if input_format.animated else 1
-    pages = n_pages if input_format.paged else 1
-    return Probe(input_format, width, height, frames, pages)
+def _loader(input_format: InputFormat) -> Loader:
+    return LOADERS[input_format.decoder]
 
 
-def _int_field(image: pyvips.Image, name: str, default: int) -> int:
-    return int(image.get(name)) if image.get_typeof(name) else default
+def _describe(header: Header, input_format: InputFormat) -> Probe:
+    width, height = geometry.displayed_size(header.width, header.height, header.orientation)
+    frames = header.n_pages if input_format.animated else 1
+    pages = header.n_pages if input_format.paged else 1
+    return Probe(input_format, width, height, frames, pages, header.alpha)
 
 
 def _check_limits(found: Probe, limits: Limits) -> None:
@@ -126,23 +127,15 @@ def _check_limits(found: Probe, limits: Limits) -> None:
         )
 
 
-def _load_resized(data: bytes, job: _Job) -> pyvips.Image:
-    """Shrink-on-load, EXIF rotation and import through the embedded ICC profile, in one call."""
+def _resize(job: _Job) -> Resize:
+    """Exact sizes from the plan; libvips crops stills itself, animations are cut per frame."""
     plan = job.plan
-    if job.animated:  # libvips crops only the first frame of an animation; frames are cut later
-        return pyvips.Image.thumbnail_buffer(
-            data,
-            plan.resize_width,
-            height=plan.resize_height,
-            size="force",
-            option_string=_LOAD_OPTIONS + ",n=-1",
-        )
-    options: dict[str, Any] = {"size": "force"}
+    if job.animated:  # libvips would crop only the first frame of an animation
+        return Resize(plan.resize_width, plan.resize_height, {"size": "force"}, "n=-1")
     if plan.crops:
-        options = {"crop": "attention" if job.transform.fit is Fit.SMART else "centre"}
-    return pyvips.Image.thumbnail_buffer(
-        data, plan.width, height=plan.height, option_string=_LOAD_OPTIONS, **options
-    )
+        crop = "attention" if job.transform.fit is Fit.SMART else "centre"
+        return Resize(plan.width, plan.height, {"crop": crop})
+    return Resize(plan.width, plan.height, {"size": "force"})
 
 
 def _crop_frames(image: pyvips.Image, job: _Job) -> pyvips.Image:
@@ -189,10 +182,11 @@ def _run(action: Any) -> Any:
     """libvips errors on client data are the client's problem (422), with libvips' reason."""
     try:
         return action()
-    except pyvips.Error as exc:
+    except (pyvips.Error, DecodeError) as exc:
         raise Undecodable(f"cannot decode image: {_reason(exc)}") from None
 
 
-def _reason(exc: pyvips.Error) -> str:
-    lines = [line.strip() for line in str(exc.detail or exc.message).splitlines() if line.strip()]
-    return lines[0] if lines else "libvips error"
+def _reason(exc: Exception) -> str:
+    text = str(exc.detail or exc.message) if isinstance(exc, pyvips.Error) else str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else "decoder error"

@@ -1,0 +1,135 @@
+"""Decoders: how an original's header is read and its pixels arrive in libvips, shrunk early.
+
+libvips decodes everything itself except HEVC-coded HEIF (patents keep libde265 out of the
+pyvips-binary wheel): pillow-heif decodes those, and the pixels go to libvips without a copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pyvips
+
+LOAD_OPTIONS = "fail_on=error"  # refuse corrupt and truncated data instead of grey filler
+
+
+class DecodeError(Exception):
+    """A decoder other than libvips could not read the data (libvips raises pyvips.Error)."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """The stored image as its header describes it (before EXIF orientation is applied)."""
+
+    width: int
+    height: int
+    orientation: int
+    n_pages: int
+    alpha: bool
+
+
+@dataclass(frozen=True)
+class Resize:
+    """What to ask of libvips' thumbnail: an exact size, a crop mode, and the loader options."""
+
+    width: int
+    height: int
+    options: dict[str, Any]
+    load_options: str = ""
+
+
+class Loader(Protocol):
+    def header(self, data: bytes) -> Header: ...
+
+    def load_resized(self, data: bytes, resize: Resize) -> pyvips.Image: ...
+
+    def verify(self, data: bytes) -> None:
+        """Decodes enough to prove the pixels are readable."""
+
+
+class LibvipsLoader:
+    """Everything libvips reads itself: shrink-on-load, EXIF rotation and ICC import in one call."""
+
+    def header(self, data: bytes) -> Header:
+        image = pyvips.Image.new_from_buffer(data, "", access="sequential")
+        return Header(
+            image.width,
+            image.height,
+            _int_field(image, "orientation", 1),
+            _int_field(image, "n-pages", 1),
+            image.hasalpha(),
+        )
+
+    def load_resized(self, data: bytes, resize: Resize) -> pyvips.Image:
+        options = ",".join(filter(None, (LOAD_OPTIONS, resize.load_options)))
+        return pyvips.Image.thumbnail_buffer(
+            data, resize.width, height=resize.height, option_string=options, **resize.options
+        )
+
+    def verify(self, data: bytes) -> None:
+        pyvips.Image.thumbnail_buffer(data, 32, option_string=LOAD_OPTIONS).avg()
+
+
+class HeifLoader:
+    """HEVC HEIF via pillow-heif; the container's rotation is applied by libheif on decode."""
+
+    def header(self, data: bytes) -> Header:
+        heif = _open_heif(data)
+        width, height = heif.size
+        return Header(width, height, 1, 1, "A" in heif.mode)
+
+    def load_resized(self, data: bytes, resize: Resize) -> pyvips.Image:
+        return self._decode(data).thumbnail_image(
+            resize.width, height=resize.height, **resize.options
+        )
+
+    def verify(self, data: bytes) -> None:
+        self._decode(data)
+
+    @staticmethod
+    def _decode(data: bytes) -> pyvips.Image:
+        heif = _open_heif(data)
+        try:
+            pixels = heif.data
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise DecodeError(f"heif: {exc}") from None
+        width, height = heif.size
+        bands = len(heif.mode.split(";")[0])
+        sixteen_bit = heif.mode.endswith(";16")
+        row_items = heif.stride // (2 if sixteen_bit else 1) // bands
+        # new_from_memory keeps a reference to the decoded buffer: no copy into libvips
+        image = pyvips.Image.new_from_memory(
+            pixels, row_items, height, bands, "ushort" if sixteen_bit else "uchar"
+        )
+        if row_items != width:
+            image = image.crop(0, 0, width, height)  # drop row padding, still no copy
+        image = image.copy(interpretation=_INTERPRETATIONS[(bands >= 3, sixteen_bit)])
+        icc = heif.info.get("icc_profile")
+        if icc and heif.info.get("icc_profile_type") != "nclx":
+            image.set_type(pyvips.GValue.blob_type, "icc-profile-data", bytes(icc))
+        return image
+
+
+_INTERPRETATIONS = {
+    (True, False): "srgb",
+    (True, True): "rgb16",
+    (False, False): "b-w",
+    (False, True): "grey16",
+}
+
+
+def _open_heif(data: bytes) -> Any:
+    import pillow_heif  # imported when a HEIC arrives, not at start-up
+
+    try:
+        return pillow_heif.open_heif(data, convert_hdr_to_8bit=False)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise DecodeError(f"heif: {exc}") from None
+
+
+def _int_field(image: pyvips.Image, name: str, default: int) -> int:
+    return int(image.get(name)) if image.get_typeof(name) else default
+
+
+LOADERS: dict[str, Loader] = {"libvips": LibvipsLoader(), "heif": HeifLoader()}
