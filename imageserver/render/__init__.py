@@ -36,6 +36,7 @@ class Probe:
     frames: int
     pages: int
     alpha: bool = False
+    foreign_profile: bool = False
 
     @property
     def pixels(self) -> int:
@@ -82,7 +83,7 @@ def render(data: bytes, transform: Transform, limits: Limits) -> Rendered:
     out = OUTPUT_FORMATS[transform.format]
     plan = geometry.plan(source.width, source.height, transform, enlarge=source.input.vector)
     animated = source.frames > 1 and out.animation
-    job = _Job(transform, plan, out, animated, _loader(source.input))
+    job = _Job(transform, plan, out, animated, _loader(source.input), source.foreign_profile)
     return _run(lambda: _pipeline(data, job))
 
 
@@ -93,6 +94,7 @@ class _Job:
     out: OutputFormat
     animated: bool
     loader: Loader
+    foreign_profile: bool
 
 
 def _pipeline(data: bytes, job: _Job) -> Rendered:
@@ -111,7 +113,7 @@ def _describe(header: Header, input_format: InputFormat) -> Probe:
     width, height = geometry.displayed_size(header.width, header.height, header.orientation)
     frames = header.n_pages if input_format.animated else 1
     pages = header.n_pages if input_format.paged else 1
-    return Probe(input_format, width, height, frames, pages, header.alpha)
+    return Probe(input_format, width, height, frames, pages, header.alpha, header.foreign_profile)
 
 
 def _check_limits(found: Probe, limits: Limits) -> None:
@@ -128,14 +130,19 @@ def _check_limits(found: Probe, limits: Limits) -> None:
 
 
 def _resize(job: _Job) -> Resize:
-    """Exact sizes from the plan; libvips crops stills itself, animations are cut per frame."""
+    """Exact sizes from the plan; libvips crops stills itself, animations are cut per frame.
+
+    A non-sRGB embedded profile (Adobe RGB, P3, ProPhoto, CMYK) is converted to sRGB while
+    shrinking; CMYK without a profile goes through libvips' standard CMYK profile by default.
+    """
     plan = job.plan
+    colour = {"output_profile": "srgb"} if job.foreign_profile else {}
     if job.animated:  # libvips would crop only the first frame of an animation
-        return Resize(plan.resize_width, plan.resize_height, {"size": "force"}, "n=-1")
+        return Resize(plan.resize_width, plan.resize_height, {"size": "force", **colour}, "n=-1")
     if plan.crops:
         crop = "attention" if job.transform.fit is Fit.SMART else "centre"
-        return Resize(plan.width, plan.height, {"crop": crop})
-    return Resize(plan.width, plan.height, {"size": "force"})
+        return Resize(plan.width, plan.height, {"crop": crop, **colour})
+    return Resize(plan.width, plan.height, {"size": "force", **colour})
 
 
 def _crop_frames(image: pyvips.Image, job: _Job) -> pyvips.Image:

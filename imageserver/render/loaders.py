@@ -27,6 +27,7 @@ class Header:
     orientation: int
     n_pages: int
     alpha: bool
+    foreign_profile: bool = False  # an embedded ICC profile other than sRGB: convert through it
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class LibvipsLoader:
             _int_field(image, "orientation", 1),
             _int_field(image, "n-pages", 1),
             image.hasalpha(),
+            _is_foreign(
+                image.get("icc-profile-data") if image.get_typeof("icc-profile-data") else b""
+            ),
         )
 
     def load_resized(self, data: bytes, resize: Resize) -> pyvips.Image:
@@ -77,7 +81,8 @@ class HeifLoader:
     def header(self, data: bytes) -> Header:
         heif = _open_heif(data)
         width, height = heif.size
-        return Header(width, height, 1, 1, "A" in heif.mode)
+        icc = heif.info.get("icc_profile") if heif.info.get("icc_profile_type") != "nclx" else None
+        return Header(width, height, 1, 1, "A" in heif.mode, _is_foreign(icc or b""))
 
     def load_resized(self, data: bytes, resize: Resize) -> pyvips.Image:
         return self._decode(data).thumbnail_image(
@@ -126,6 +131,31 @@ def _open_heif(data: bytes) -> Any:
         return pillow_heif.open_heif(data, convert_hdr_to_8bit=False)
     except (ValueError, RuntimeError, OSError) as exc:
         raise DecodeError(f"heif: {exc}") from None
+
+
+def _is_foreign(icc: bytes) -> bool:
+    """Converting sRGB to sRGB costs a third of a render and changes nothing: skip it."""
+    return bool(icc) and not profile_description(icc).lower().startswith("srgb")
+
+
+def profile_description(icc: bytes) -> str:
+    """The ICC 'desc' tag (v2 textDescriptionType or v4 multiLocalizedUnicode), or ''."""
+    count = int.from_bytes(icc[128:132], "big") if len(icc) >= 132 else 0
+    for entry in range(132, min(132 + 12 * count, len(icc) - 11), 12):
+        if icc[entry : entry + 4] == b"desc":
+            offset = int.from_bytes(icc[entry + 4 : entry + 8], "big")
+            return _text(icc[offset : offset + int.from_bytes(icc[entry + 8 : entry + 12], "big")])
+    return ""
+
+
+def _text(tag: bytes) -> str:
+    if tag[:4] == b"desc":
+        length = int.from_bytes(tag[8:12], "big")
+        return tag[12 : 12 + length].split(b"\0")[0].decode("latin-1")
+    if tag[:4] == b"mluc" and len(tag) >= 28:
+        size, offset = int.from_bytes(tag[20:24], "big"), int.from_bytes(tag[24:28], "big")
+        return tag[offset : offset + size].decode("utf-16-be", errors="replace")
+    return ""
 
 
 def _int_field(image: pyvips.Image, name: str, default: int) -> int:
