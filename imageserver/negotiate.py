@@ -16,7 +16,7 @@ def accepted_types(accept: str) -> set[str]:
     types = set()
     for item in accept.split(","):
         media_type, *params = (part.strip() for part in item.split(";"))
-        if "*" not in media_type and not any(_is_zero_q(p) for p in params):
+        if media_type and "*" not in media_type and not any(_is_zero_q(p) for p in params):
             types.add(media_type.lower())
     return types
 
