@@ -87,3 +87,17 @@ class Overloaded(ImageServerError):
 class UpstreamTimeout(ImageServerError):
     status = 504
     code = "upstream_timeout"
+
+
+class StorageUnavailable(ImageServerError):
+    """The storage backend (S3) cannot be reached or refused the call; worth retrying later."""
+
+    status = 503
+    code = "storage_unavailable"
+
+
+class StorageTimeout(ImageServerError):
+    """The storage backend did not answer within its configured timeout."""
+
+    status = 504
+    code = "storage_timeout"

@@ -18,6 +18,8 @@ RESERVED_NAMESPACES = frozenset({"healthz", "metrics", "jobs", "status", "queues
 _HEX = re.compile(r"[0-9a-f]+")
 INFO = "info.json"
 ORIGINAL = "original"
+# Every key names its content (hash, then token), so whoever serves it may cache it for ever.
+IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 def content_hash(data: bytes) -> str:

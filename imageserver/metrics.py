@@ -35,7 +35,7 @@ class Metrics:
         )
         self.lookups = Counter(
             "imageserver_output_lookups",
-            "Where outputs came from: memory, storage or render",
+            "Where outputs came from: memory, storage, redirect or render",
             ["result"],
             registry=self.registry,
         )

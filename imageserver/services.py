@@ -32,6 +32,7 @@ class Services:
     namespace_outputs: dict[str, list[Transform]]
 
     async def open(self) -> None:
+        await self.storage.open()
         await self.sources.open()
 
     async def close(self) -> None:
@@ -63,7 +64,7 @@ def namespace_outputs_of(settings: Settings) -> dict[str, list[Transform]]:
 def build_services(settings: Settings) -> Services:
     render.configure(settings.vips_concurrency)
     metrics = Metrics(settings.statsd)
-    storage = open_storage(settings.storage)
+    storage = open_storage(settings.storage, settings)
     pool = RenderPool(settings.resolved_render_workers(), settings.render_queue)
     metrics.watch_pool(lambda: pool.pending)
     limits = limits_of(settings)

@@ -20,6 +20,7 @@ from .transform import parse_tokens
 
 ENV_PREFIX = "IMAGESERVER_"
 MiB = 1024 * 1024
+MAX_PRESIGN_TTL_S = 7 * 24 * 3600
 
 
 def _setting(default: Any, help: str, *, flag_name: str | None = None) -> Any:
@@ -34,7 +35,9 @@ def _setting(default: Any, help: str, *, flag_name: str | None = None) -> Any:
 class Settings:
     host: str = _setting("127.0.0.1", "address to listen on")
     port: int = _setting(7000, "port to listen on")
-    storage: str = _setting("./data", "where originals and outputs are stored: a directory")
+    storage: str = _setting(
+        "./data", "where originals and outputs are stored: a directory, or s3://bucket/prefix"
+    )
     allow_private_sources: bool = _setting(
         False, "let ?source= fetch from loopback, private and link-local addresses"
     )
@@ -62,6 +65,25 @@ class Settings:
     statsd: str = _setting("", "statsd host:port (empty: off)")
     log_level: str = _setting("info", "debug, info, warning or error")
     access_log: bool = _setting(False, "log every request (costs throughput on hits)")
+    s3_endpoint_url: str = _setting(
+        "", "S3 API endpoint for S3-compatible stores: MinIO, Ceph, R2 (empty: AWS)"
+    )
+    s3_region: str = _setting("", "S3 region (empty: from the standard AWS config and environment)")
+    s3_serve: str = _setting(
+        "stream",
+        "stored outputs in S3: stream (through the server) or redirect (302 to the object)",
+    )
+    s3_public_url: str = _setting(
+        "", "redirect mode: base URL of the bucket or of a CDN before it (empty: presigned URLs)"
+    )
+    s3_presign_ttl_s: int = _setting(3600, "redirect mode: lifetime of presigned URLs, in seconds")
+    s3_max_connections: int = _setting(64, "size of the S3 connection pool")
+    s3_timeout_s: float = _setting(
+        5.0, "longest an S3 call may take, retries included, before a 503 or 504"
+    )
+    s3_max_attempts: int = _setting(
+        3, "tries per S3 call on connection errors, throttling and 5xx (1: no retry)"
+    )
 
     def resolved_render_workers(self) -> int:
         return self.render_workers or os.cpu_count() or 1
@@ -226,6 +248,7 @@ def _validate(settings: Settings) -> list[str]:
     if settings.statsd and not settings.statsd.rpartition(":")[2].isdigit():
         problems.append(f"statsd: expected host:port, got {settings.statsd!r}")
     problems += _namespace_output_problems(settings)
+    problems += _s3_problems(settings)
     if settings.log_level not in {"debug", "info", "warning", "error"}:
         problems.append(
             f"log_level: expected debug, info, warning or error, got {settings.log_level!r}"
@@ -242,4 +265,18 @@ def _namespace_output_problems(settings: Settings) -> list[str]:
             parse_tokens(",".join(tokens), max_side=settings.max_output_side)
         except ImageServerError as exc:
             problems.append(f"namespace_outputs: {namespace}: {exc.message}")
+    return problems
+
+
+def _s3_problems(settings: Settings) -> list[str]:
+    """Only the shape: whether the bucket answers is learnt per request (S3 may be down now)."""
+    problems = []
+    if settings.storage.startswith("s3://") and not settings.storage[5:].split("/")[0]:
+        problems.append(f"storage: expected s3://bucket/prefix, got {settings.storage!r}")
+    if settings.s3_serve not in {"stream", "redirect"}:
+        problems.append(f"s3_serve: expected stream or redirect, got {settings.s3_serve!r}")
+    if not 0 < settings.s3_presign_ttl_s <= MAX_PRESIGN_TTL_S:
+        problems.append(f"s3_presign_ttl_s: expected 1-{MAX_PRESIGN_TTL_S} (SigV4's limit)")
+    positive = ("s3_max_connections", "s3_timeout_s", "s3_max_attempts")
+    problems += [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
     return problems

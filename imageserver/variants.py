@@ -80,6 +80,18 @@ class Variants:
     ) -> None:
         await asyncio.gather(*(self.get(key, t, original) for t in transforms))
 
+    async def location(self, key: ImageKey, transform: Transform) -> str | None:
+        """Where the client may fetch a stored output itself (S3 redirect mode), else None.
+
+        None for outputs not stored yet too: those render here, and the render is served.
+        """
+        output_key = key.output(transform.token())
+        url = await self.storage.url(output_key)
+        if url is None or not await self.storage.exists(output_key):
+            return None
+        self.metrics.lookup("redirect")
+        return url
+
     def forget(self, key: ImageKey) -> None:
         self.cache.discard_prefix(key.prefix + "/")
 

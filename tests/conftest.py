@@ -14,6 +14,8 @@ from aiohttp import web
 from imageserver.settings import Settings
 from imageserver.web import create_app
 
+pytest_plugins = ["tests.s3_fixtures"]  # moto S3 server, buckets, dummy AWS credentials
+
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "test" / "images"
 TESTDATA = ROOT.parent / "shared" / "testdata"

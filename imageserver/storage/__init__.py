@@ -1,18 +1,24 @@
-"""Storage backends behind one protocol, chosen by URL: a path (or file://) means local disk."""
+"""Storage backends behind one protocol, chosen by URL: a path (or file://) is local disk,
+`s3://bucket/prefix` is S3 (its module, and aioboto3, are imported only then)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from ..settings import SettingsError
+from ..settings import Settings, SettingsError
 from .base import Storage
 from .local import LocalStorage
 
 __all__ = ["LocalStorage", "Storage", "open_storage"]
 
 
-def open_storage(url: str) -> Storage:
+def open_storage(url: str, settings: Settings | None = None) -> Storage:
+    """`settings` configures remote backends (endpoint, timeouts, pool); local disk needs none."""
     parsed = urlparse(url)
     if parsed.scheme in ("", "file"):
         return LocalStorage(parsed.path if parsed.scheme else url)
-    raise SettingsError(f"storage: expected a directory or file:// URL, got {url!r}")
+    if parsed.scheme == "s3":
+        from .s3 import S3Storage
+
+        return S3Storage.from_url(url, settings or Settings())
+    raise SettingsError(f"storage: expected a directory, file:// or s3:// URL, got {url!r}")

@@ -12,9 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..errors import BadRequest
-
-_TMP_PREFIX = ".tmp-"
+from .base import TMP_PREFIX, check_key
 
 
 class LocalStorage:
@@ -23,11 +21,10 @@ class LocalStorage:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, key: str) -> Path:
-        """Refuses anything that could step outside the root (.., absolute, empty parts)."""
-        parts = key.split("/")
-        if any(p in ("", ".", "..") or p.startswith(_TMP_PREFIX) or "\\" in p for p in parts):
-            raise BadRequest(f"invalid storage key {key!r}")
-        return self.root.joinpath(*parts)
+        return self.root.joinpath(*check_key(key).split("/"))
+
+    async def open(self) -> None:
+        return None
 
     async def get(self, key: str) -> bytes | None:
         return await asyncio.to_thread(self._read, self.path(key))
@@ -44,6 +41,10 @@ class LocalStorage:
     async def delete_prefix(self, prefix: str) -> int:
         return await asyncio.to_thread(self._delete_tree, self.path(prefix))
 
+    async def url(self, key: str) -> str | None:
+        """None: the app (or nginx, straight from the directory) serves local files."""
+        return None
+
     async def close(self) -> None:
         return None
 
@@ -57,7 +58,7 @@ class LocalStorage:
     @staticmethod
     def _write_atomic(path: Path, data: bytes, durable: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -78,7 +79,7 @@ class LocalStorage:
         return sorted(
             str(p.relative_to(self.root).as_posix())
             for p in directory.rglob("*")
-            if p.is_file() and not p.name.startswith(_TMP_PREFIX)
+            if p.is_file() and not p.name.startswith(TMP_PREFIX)
         )
 
     def _delete_tree(self, directory: Path) -> int:

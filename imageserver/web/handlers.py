@@ -101,12 +101,15 @@ async def output(request: web.Request) -> web.Response:
     if transform.token() != token:
         raise web.HTTPMovedPermanently(_canonical_location(request, transform))
     concrete = await _negotiated(request, services, key, transform)
+    vary = {"Vary": "Accept"} if concrete is not transform else None
     try:
+        location = await services.variants.location(key, concrete)
+        if location is not None:
+            raise web.HTTPFound(location, headers=vary)
         result = await services.variants.get(key, concrete)
     except ImageServerError:
         services.metrics.event("image_request_fail")
         raise
-    vary = {"Vary": "Accept"} if concrete is not transform else None
     return immutable_bytes(request, result.body, result.content_type, result.etag, vary)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-IMMUTABLE = "public, max-age=31536000, immutable"
+from ..keys import IMMUTABLE
 
 
 def immutable_bytes(

@@ -1,4 +1,4 @@
-"""The storage contract, run against every backend (LocalStorage now; S3 joins the same suite)."""
+"""The storage contract, run against every backend: LocalStorage, and S3Storage on moto."""
 
 from __future__ import annotations
 
@@ -6,16 +6,23 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from imageserver.errors import BadRequest
+from imageserver.settings import Settings, SettingsError
 from imageserver.storage import LocalStorage, Storage, open_storage
 
 
-@pytest.fixture(params=["local"])
+@pytest.fixture(params=["local", "s3"])
 async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
-    backend = LocalStorage(tmp_path / "root")
+    if request.param == "local":
+        backend = open_storage(str(tmp_path / "root"))
+    else:
+        settings = Settings(**request.getfixturevalue("s3_settings"))
+        backend = open_storage(settings.storage, settings)
+    await backend.open()
     yield backend
     await backend.close()
 
@@ -95,6 +102,17 @@ async def test_local_files_are_readable_by_a_front_server(tmp_path: Path) -> Non
     assert (tmp_path / "p/a/w1.jpg").stat().st_mode & 0o444 == 0o444
 
 
+async def test_objects_are_served_through_the_app_unless_redirecting(storage: Storage) -> None:
+    await storage.put("p/a/w1.jpg", b"x", content_type="image/jpeg")
+    assert await storage.url("p/a/w1.jpg") is None
+
+
 def test_open_storage_by_url(tmp_path: Path) -> None:
     assert isinstance(open_storage(str(tmp_path)), LocalStorage)
     assert isinstance(open_storage(f"file://{tmp_path}"), LocalStorage)
+    s3: Any = open_storage("s3://bucket/some/prefix/")
+    assert (type(s3).__name__, s3.bucket, s3.prefix) == ("S3Storage", "bucket", "some/prefix")
+    with pytest.raises(SettingsError, match="s3://bucket/prefix"):
+        open_storage("s3:///prefix")
+    with pytest.raises(SettingsError, match="expected a directory"):
+        open_storage("ftp://host/x")

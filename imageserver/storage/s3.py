@@ -1,0 +1,196 @@
+"""`S3Storage`: keys as objects below `s3://bucket/prefix`, the same layout as on disk (aioboto3).
+
+Imported only when an s3:// URL is used. One client and connection pool per process, opened and
+closed with the services. Every call has one deadline, retries included, and every failure
+becomes `StorageUnavailable` (503) or `StorageTimeout` (504) naming the call and S3's error code:
+never a credential, never S3's own message text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+from urllib.parse import quote, urlparse
+
+import aioboto3
+import aiohttp
+from aiobotocore.config import AioConfig
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+
+from ..errors import StorageTimeout, StorageUnavailable
+from ..keys import IMMUTABLE
+from ..settings import Settings, SettingsError
+from .base import check_key
+
+log = logging.getLogger(__name__)
+# botocore's DEBUG lines carry signed request headers, access key id included: keep them out
+for _name in ("boto3", "botocore", "aiobotocore", "aioboto3"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound"})  # HEAD answers a bare 404
+_DELETE_BATCH = 1000  # the most keys one DeleteObjects call takes
+_TIMEOUTS = (TimeoutError, ConnectTimeoutError, ReadTimeoutError)
+_FAILURES = (BotoCoreError, ClientError, aiohttp.ClientError)
+
+
+class S3Storage:
+    def __init__(self, bucket: str, prefix: str, settings: Settings) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.settings = settings
+        self._stack = AsyncExitStack()
+        self._client: Any = None
+
+    @classmethod
+    def from_url(cls, url: str, settings: Settings) -> S3Storage:
+        parsed = urlparse(url)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise SettingsError(f"storage: expected s3://bucket/prefix, got {url!r}")
+        return cls(parsed.netloc, parsed.path, settings)
+
+    async def open(self) -> None:
+        """Credentials: the standard AWS chain (env, shared config and profile, instance role)."""
+        client = aioboto3.Session().client(
+            "s3",
+            endpoint_url=self.settings.s3_endpoint_url or None,
+            region_name=self.settings.s3_region or None,
+            config=client_config(self.settings),
+        )
+        self._client = await self._stack.enter_async_context(client)
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+        self._client = None
+
+    @property
+    def _s3(self) -> Any:
+        if self._client is None:
+            raise RuntimeError("S3Storage.open() was not awaited")
+        return self._client
+
+    async def get(self, key: str) -> bytes | None:
+        async with self._deadline("get"):
+            response = await self._object_or_none(self._s3.get_object, key)
+            if response is None:
+                return None
+            async with response["Body"] as body:
+                return await body.read()
+
+    async def put(self, key: str, data: bytes, *, content_type: str, durable: bool = False) -> None:
+        """A PutObject is all or nothing; Content-MD5 makes S3 refuse bytes damaged on the way.
+
+        `durable` needs nothing more: S3 answers only once the object is stored redundantly.
+        """
+        async with self._deadline("put"):
+            await self._s3.put_object(
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Body=data,
+                ContentType=content_type,
+                CacheControl=IMMUTABLE,
+                ContentMD5=base64.b64encode(hashlib.md5(data).digest()).decode(),
+            )
+
+    async def exists(self, key: str) -> bool:
+        async with self._deadline("exists"):
+            return await self._object_or_none(self._s3.head_object, key) is not None
+
+    async def list(self, prefix: str) -> list[str]:
+        async with self._deadline("list"):
+            return sorted(await self._list(prefix))
+
+    async def delete_prefix(self, prefix: str) -> int:
+        async with self._deadline("delete"):
+            keys = await self._list(prefix)
+            for start in range(0, len(keys), _DELETE_BATCH):
+                await self._delete(keys[start : start + _DELETE_BATCH])
+        return len(keys)
+
+    async def url(self, key: str) -> str | None:
+        """Redirect mode: the public URL when a base is set, else a presigned GET."""
+        if self.settings.s3_serve != "redirect":
+            return None
+        full_key = self._key(key)
+        if self.settings.s3_public_url:
+            return f"{self.settings.s3_public_url.rstrip('/')}/{quote(full_key)}"
+        async with self._deadline("presign"):  # may need to refresh credentials first
+            return await self._s3.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self.bucket, "Key": full_key},
+                ExpiresIn=self.settings.s3_presign_ttl_s,
+            )
+
+    def _key(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    async def _object_or_none(self, call: Callable[..., Awaitable[Any]], key: str) -> Any:
+        try:
+            return await call(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if _code(exc) in _MISSING:
+                return None
+            raise
+
+    def _relative(self, full_key: str) -> str:
+        return full_key[len(self.prefix) + 1 :] if self.prefix else full_key
+
+    async def _list(self, prefix: str) -> list[str]:
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix) + "/"
+        )
+        return [
+            self._relative(item["Key"]) async for page in pages for item in page.get("Contents", [])
+        ]
+
+    async def _delete(self, keys: list[str]) -> None:
+        objects = [{"Key": self._key(key)} for key in keys]
+        response = await self._s3.delete_objects(
+            Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True}
+        )
+        errors = response.get("Errors", [])
+        if errors:
+            raise StorageUnavailable(f"S3 delete failed for {len(errors)} objects")
+
+    @asynccontextmanager
+    async def _deadline(self, call: str) -> AsyncIterator[None]:
+        """One deadline per call, retries included, so a dead or slow S3 never hangs a request."""
+        timeout_s = self.settings.s3_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                yield
+        except _TIMEOUTS as exc:
+            log.warning("S3 %s timed out: %s", call, type(exc).__name__)
+            raise StorageTimeout(f"S3 {call} took longer than {timeout_s}s") from exc
+        except _FAILURES as exc:
+            log.warning("S3 %s failed: %s", call, _code(exc))
+            raise StorageUnavailable(f"S3 {call} failed ({_code(exc)})") from exc
+
+
+def client_config(settings: Settings) -> AioConfig:
+    """Timeouts per attempt, standard retries with backoff, and a pool sized by the settings.
+
+    Checksums only where S3 requires them: several S3-compatible stores refuse the newer
+    default ones, and `put` sends Content-MD5, which every S3 API checks.
+    """
+    return AioConfig(
+        connect_timeout=settings.s3_timeout_s,
+        read_timeout=settings.s3_timeout_s,
+        retries={"total_max_attempts": settings.s3_max_attempts, "mode": "standard"},
+        max_pool_connections=settings.s3_max_connections,
+        signature_version="s3v4",
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+
+
+def _code(exc: BaseException) -> str:
+    """S3's error code (NoSuchBucket, AccessDenied, SlowDown), else the exception's class name."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "unknown"))
+    return type(exc).__name__
