@@ -86,6 +86,7 @@ class S3Storage:
 
         `durable` needs nothing more: S3 answers only once the object is stored redundantly.
         """
+        content_md5 = await asyncio.to_thread(_md5_base64, data)  # 50 MB: 80 ms off the loop
         async with self._deadline("put"):
             await self._s3.put_object(
                 Bucket=self.bucket,
@@ -93,7 +94,7 @@ class S3Storage:
                 Body=data,
                 ContentType=content_type,
                 CacheControl=IMMUTABLE,
-                ContentMD5=base64.b64encode(hashlib.md5(data).digest()).decode(),
+                ContentMD5=content_md5,
             )
 
     async def exists(self, key: str) -> bool:
@@ -187,6 +188,10 @@ def client_config(settings: Settings) -> AioConfig:
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
+
+
+def _md5_base64(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
 
 
 def _code(exc: BaseException) -> str:
