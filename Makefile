@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint images clean
+.PHONY: install run test lint images bench bench-quick clean
 
 install: $(STAMP)
 
@@ -24,6 +24,14 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks
+
+bench-quick: install
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks --quick
 
 images: install
 	$(BIN)/python test/images/make_images.py

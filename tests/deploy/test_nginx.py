@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -11,35 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from deploy import nginx_conf
 from imageserver.formats import OUTPUT_FORMATS
 from imageserver.keys import IMMUTABLE
-from tests.conftest import ROOT, Server, ServerFactory, image_bytes
+from tests.conftest import Server, ServerFactory, image_bytes
 from tests.s3_fixtures import free_port
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
-CONF = ROOT / "deploy" / "nginx.conf"
 APP_ETAG = re.compile(r'"[0-9a-f]{16}"')  # xxh3-64 of the bytes
 NGINX_ETAG = re.compile(r'"[0-9a-f]+-[0-9a-f]+"')  # mtime-size
 
 pytestmark = pytest.mark.skipif(NGINX is None, reason="no nginx binary (.ci/run installs it)")
-
-
-def render_conf(directory: Path, storage: Path, app_port: int, port: int) -> str:
-    """The shipped file with this test's paths and ports, plus temp dirs any user can write."""
-    text = CONF.read_text()
-    replacements = {
-        "/var/lib/imageserver": str(storage),
-        "127.0.0.1:7000": f"127.0.0.1:{app_port}",
-        "listen 8080;": f"listen 127.0.0.1:{port};",
-        "/var/log/nginx/": f"{directory}/",
-        "/run/": f"{directory}/",
-    }
-    for old, new in replacements.items():
-        assert old in text, f"deploy/nginx.conf no longer has {old!r}"
-        text = text.replace(old, new)
-    temp_dirs = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    temp_paths = "".join(f"    {name}_temp_path {directory}/{name};\n" for name in temp_dirs)
-    return text.replace("http {\n", "http {\n" + temp_paths, 1)
 
 
 async def wait_for_port(port: int, process: asyncio.subprocess.Process, log: Path) -> None:
@@ -64,13 +45,9 @@ async def front(start_server: ServerFactory, tmp_path: Path) -> AsyncIterator[Se
     directory.mkdir()
     port = free_port()
     conf = directory / "nginx.conf"
-    conf.write_text(render_conf(directory, app.storage, int(app.url.rsplit(":", 1)[1]), port))
-    # as root, workers would drop to nobody, who cannot read pytest's private temp dirs
-    globals_ = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
+    conf.write_text(nginx_conf.render(directory, app.storage, int(app.url.rsplit(":", 1)[1]), port))
     assert NGINX is not None
-    process = await asyncio.create_subprocess_exec(
-        NGINX, "-p", str(directory), "-c", str(conf), "-g", globals_
-    )
+    process = await asyncio.create_subprocess_exec(*nginx_conf.command(NGINX, directory, conf))
     try:
         await wait_for_port(port, process, directory / "imageserver.error.log")
         yield Server(f"http://127.0.0.1:{port}", app.app, app.session, app.storage)

@@ -1,0 +1,121 @@
+"""`python -m benchmarks [--quick]`: every case, every system, one run, one report.
+
+Starts each server on loopback, warms it, measures, stops what it started, and writes
+benchmarks/results/latest.md, latest.json and charts. See README "Benchmarks".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pyvips
+
+from . import cases, images, load, peers, report
+from .systems import ImageServer, Ipx, Limit, Nginx, Server, Thumbor
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="a small run, under two minutes")
+    parser.add_argument("--no-peers", action="store_true", help="skip thumbor and ipx")
+    parser.add_argument(
+        "--cases",
+        default="cold,hits,uploads,memory",
+        help="comma list of cold, hits, uploads, memory",
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    return parser.parse_args(argv)
+
+
+def machine() -> str:
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"libvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}"
+    )
+
+
+def start(stack: ExitStack, server: Server) -> Server:
+    server.start()
+    stack.callback(server.stop)
+    return server
+
+
+def start_peers(stack: ExitStack, workdir: Path, wanted: bool) -> list[Server]:
+    found: list[Server] = []
+    if not wanted:
+        return found
+    thumbor, ipx = peers.thumbor_binary(), peers.ipx_binary()
+    if thumbor:
+        found.append(start(stack, Thumbor(thumbor, workdir)))
+    if ipx:
+        found.append(start(stack, Ipx(ipx, workdir)))
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    profile = cases.QUICK if args.quick else cases.FULL
+    wanted = set(args.cases.split(","))
+    workdir = images.prepare(peers.cache_dir() / "images")
+    results: dict[str, Any] = {
+        "mode": "quick" if args.quick else "full",
+        "command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": machine(),
+    }
+    with ExitStack() as stack:
+        ours = start(stack, ImageServer(workdir))
+        others = start_peers(stack, workdir, not args.no_peers and "cold" in wanted)
+        results["peers"] = ", ".join(s.name for s in others) or "none"
+        if "cold" in wanted:
+            results["cold"] = cases.cold_renders(profile, Limit(workdir), [ours, *others])
+        if "hits" in wanted and load.ensure_wrk():
+            results["hits"] = cases.cached_hits(profile, hit_targets(stack, ours))
+        if "uploads" in wanted:
+            results["uploads"] = cases.uploads(
+                profile, ours, (workdir / images.PHOTO_2725.file).read_bytes()
+            )
+    if "memory" in wanted:
+        results.update(memory(profile, workdir))
+    print((report.write(results, args.out)).read_text())
+    return 0
+
+
+def hit_targets(stack: ExitStack, ours: ImageServer) -> dict[str, str]:
+    """The same stored output through the app, nginx in front of it, and plain nginx."""
+    url = ours.url(images.PHOTO_2725.file, 200, "jpg")
+    asyncio.run(load.get_each([url], 1))  # render and store it first
+    targets = {"imageserver app": url}
+    nginx = peers.nginx_binary()
+    if nginx:
+        for front in (True, False):
+            server = start(stack, Nginx(nginx, ours, front=front))
+            targets[server.name] = server.url(images.PHOTO_2725.file, 200, "jpg")
+    return targets
+
+
+def memory(profile: cases.Profile, workdir: Path) -> dict[str, Any]:
+    """A fresh server each, so earlier cases do not colour the figures."""
+    found = {}
+    with ExitStack() as stack:
+        server = start(stack, ImageServer(workdir))
+        found["peak_rss"] = cases.peak_rss(profile, server)
+    if profile.memory_requests:
+        with ExitStack() as stack:
+            server = start(stack, ImageServer(workdir))
+            found["rss_growth"] = cases.rss_growth(profile, server)
+    return found
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""The benchmark's quick mode runs and produces its report (the figures themselves are not tested)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def test_quick_benchmark_writes_a_report(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "benchmarks", "--quick", "--no-peers"]
+    command += ["--cases", "cold,uploads", "--out", str(tmp_path / "results")]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    report = (tmp_path / "results" / "latest.md").read_text()
+    assert "## Cold renders" in report
+    assert "| cold c4 >= 0.95x pyvips in-process |" in report
+    results = json.loads((tmp_path / "results" / "latest.json").read_text())
+    row = results["cold"][0]
+    assert {"pyvips in-process", "imageserver"} <= set(row["systems"])
+    assert row["systems"]["imageserver"]["rate"] > 0
+    assert results["uploads"]["rate"] > 0
