@@ -1,4 +1,4 @@
-"""The benchmark's quick mode runs and produces its report (the figures themselves are not tested)."""
+"""The benchmark's quick mode runs and writes its report (the figures are not tested here)."""
 
 from __future__ import annotations
 
