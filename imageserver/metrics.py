@@ -45,15 +45,24 @@ class Metrics:
             registry=self.registry,
         )
         self.statsd = _statsd_client(statsd_address)
+        self._children: dict[tuple[object, ...], Counter] = {}
 
     def watch_pool(self, pending: Callable[[], float]) -> None:
         self.pool_pending.set_function(pending)
 
     def request(self, method: str, status: int) -> None:
-        self.requests.labels(method, str(status)).inc()
+        self._child(self.requests, method, str(status)).inc()
 
     def lookup(self, result: str) -> None:
-        self.lookups.labels(result).inc()
+        self._child(self.lookups, result).inc()
+
+    def _child(self, metric: Counter, *labels: str) -> Counter:
+        """Labelled children, looked up once: `labels()` takes a lock on every hot-path hit."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def rendered(self, fmt: str, seconds: float) -> None:
         self.renders.labels(fmt).observe(seconds)
