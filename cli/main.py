@@ -1,4 +1,7 @@
-"""`imageserver serve ...`: flags come from the settings table, so --help lists every setting."""
+"""`imageserver serve | process | render`: each takes the settings flags (see --help).
+
+Flags, `IMAGESERVER_*` env and --config build one `Settings` for every command, as for the server.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,9 @@ from aiohttp import web
 from imageserver import __version__, settings
 from imageserver.web import create_app
 
-EXIT_BAD_ARGUMENTS = 2
+from . import process, render_command
+from .arguments import settings_flags
+from .output import EXIT_BAD_ARGUMENTS, EXIT_INTERRUPTED, EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,14 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
         "environment variable or in the --config TOML file; flags win, then env, then file.",
     )
     settings.add_arguments(serve)
+    serve.set_defaults(run=run_serve)
+    process.add_parser(commands)
+    render_command.add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = vars(build_parser().parse_args(argv))
-    command = args.pop("command")
+    args = build_parser().parse_args(argv)
     try:
-        config = settings.load(args)
+        config = settings.load(settings_flags(args))
     except settings.SettingsError as exc:
         print(f"imageserver: bad configuration:\n{exc}", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
@@ -41,13 +48,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("pyvips").setLevel(logging.WARNING)  # libvips narrates every render at INFO
-    return {"serve": serve}[command](config)
+    try:
+        return args.run(config, args)
+    except KeyboardInterrupt:  # render: its writes finish in their threads, none is partial
+        return EXIT_INTERRUPTED
 
 
-def serve(config: settings.Settings) -> int:
+def run_serve(config: settings.Settings, _args: argparse.Namespace) -> int:
     access_log = logging.getLogger("aiohttp.access") if config.access_log else None
     web.run_app(create_app(config), host=config.host, port=config.port, access_log=access_log)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -6,15 +6,18 @@ Ingest is idempotent: the same bytes hash to the same key, and a second upload f
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import render
-from .errors import NotFound
+from .errors import NotFound, Undecodable
 from .keys import ImageKey, check_namespace, content_hash
 from .pool import RenderPool
 from .storage import Storage
 
 JSON = "application/json"
+# Makes the caller's outputs of an original (Variants.ensure with the transforms bound).
+RenderOutputs = Callable[[ImageKey], Awaitable[None]]
 
 
 class Originals:
@@ -23,17 +26,40 @@ class Originals:
         self.pool = pool
         self.limits = limits
 
-    async def ingest(self, namespace: str, data: bytes) -> tuple[ImageKey, dict[str, Any]]:
-        """Probes before storing: nothing that fails to decode or breaks a limit is kept."""
+    async def ingest(
+        self, namespace: str, data: bytes, render_outputs: RenderOutputs | None = None
+    ) -> tuple[ImageKey, dict[str, Any]]:
+        """Checks before storing: nothing that fails to decode or breaks a limit is kept.
+
+        `render_outputs(key)` (at least one output) makes the caller's outputs, for known and new
+        originals alike. For a new one they run before it is stored, in place of the probe's trial
+        decode: their renders decode the pixels anyway, so N outputs cost N decodes, not N + 1.
+        """
         key = ImageKey(check_namespace(namespace), content_hash(data))
         existing = await self.storage.get(key.info)
         if existing is not None:
+            if render_outputs is not None:
+                await render_outputs(key)
             return key, json.loads(existing)
-        found = await self.pool.run(render.probe, data, self.limits)
+        found = await self._checked(key, data, render_outputs)
         info = describe(key, found, len(data))
         await self.storage.put(key.original, data, content_type=found.input.mime, durable=True)
         await self.storage.put(key.info, json.dumps(info).encode(), content_type=JSON, durable=True)
         return key, info
+
+    async def _checked(
+        self, key: ImageKey, data: bytes, render_outputs: RenderOutputs | None
+    ) -> render.Probe:
+        """Header and limits first (milliseconds), then the trial decode or the outputs."""
+        if render_outputs is None:
+            return await self.pool.run(render.probe, data, self.limits)
+        found = await self.pool.run(render.inspect, data, self.limits)
+        try:
+            await render_outputs(key)
+        except Undecodable:  # the bytes are bad: outputs made before that showed go too
+            await self.storage.delete_prefix(key.prefix)
+            raise
+        return found
 
     async def info(self, key: ImageKey) -> dict[str, Any]:
         raw = await self.storage.get(key.info)

@@ -60,25 +60,39 @@ class Variants:
         return output
 
     async def get(
-        self, key: ImageKey, transform: Transform, original: bytes | None = None
+        self,
+        key: ImageKey,
+        transform: Transform,
+        original: bytes | None = None,
+        *,
+        force: bool = False,
     ) -> Output:
-        """`original` saves a storage read when the caller has the bytes (at upload)."""
+        """`original` saves a storage read when the caller has the bytes (at upload).
+
+        `force` renders again even when memory or storage holds the output (`process --force`);
+        a render already in flight for it is joined, since that one is fresh anyway.
+        """
         output_key = key.output(transform.token())
-        cached = self.cached(output_key)
+        cached = None if force else self.cached(output_key)
         if cached is not None:
             return cached
         task = self._inflight.get(output_key)
         if task is None:
-            task = asyncio.ensure_future(self._load_or_render(key, transform, original))
+            task = asyncio.ensure_future(self._load_or_render(key, transform, original, force))
             self._inflight[output_key] = task
             task.add_done_callback(lambda _: self._inflight.pop(output_key, None))
         # shield: a client that hangs up must not cancel the render the others wait for
         return await asyncio.shield(task)
 
     async def ensure(
-        self, key: ImageKey, transforms: list[Transform], original: bytes | None = None
+        self,
+        key: ImageKey,
+        transforms: list[Transform],
+        original: bytes | None = None,
+        *,
+        force: bool = False,
     ) -> None:
-        await asyncio.gather(*(self.get(key, t, original) for t in transforms))
+        await asyncio.gather(*(self.get(key, t, original, force=force) for t in transforms))
 
     async def location(self, key: ImageKey, transform: Transform) -> str | None:
         """Where the client may fetch a stored output itself (S3 redirect mode), else None.
@@ -96,10 +110,10 @@ class Variants:
         self.cache.discard_prefix(key.prefix + "/")
 
     async def _load_or_render(
-        self, key: ImageKey, transform: Transform, original: bytes | None
+        self, key: ImageKey, transform: Transform, original: bytes | None, force: bool
     ) -> Output:
         output_key = key.output(transform.token())
-        stored = await self.storage.get(output_key)
+        stored = None if force else await self.storage.get(output_key)
         if stored is not None:
             self.metrics.lookup("storage")
             return self._remember(output_key, Output.of(stored, transform))

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from imageserver.services import Services, build_services
 from imageserver.settings import Settings
 from imageserver.web import create_app
 
@@ -53,8 +54,9 @@ async def start_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
     runners: list[web.AppRunner] = []
     sessions: list[aiohttp.ClientSession] = []
 
-    async def start(**overrides: Any) -> Server:
-        storage = tmp_path / f"data{len(runners)}"
+    async def start(storage: Path | None = None, **overrides: Any) -> Server:
+        """`storage`: a directory to serve (one the CLI filled); by default a fresh one."""
+        storage = storage or tmp_path / f"data{len(runners)}"
         settings = Settings(**{"storage": str(storage), "allow_private_sources": True, **overrides})
         app = create_app(settings)
         runner = web.AppRunner(app)
@@ -77,3 +79,12 @@ async def start_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
 @pytest.fixture
 async def server(start_server: ServerFactory) -> Server:
     return await start_server()
+
+
+@pytest.fixture
+async def services(tmp_path: Path) -> AsyncIterator[Services]:
+    """The services without a server (what the CLI runs on), on a fresh local storage."""
+    services = build_services(Settings(storage=str(tmp_path / "data")))
+    await services.open()
+    yield services
+    await services.close()

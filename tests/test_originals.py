@@ -1,0 +1,36 @@
+"""Ingest with outputs: their renders stand in for the trial decode; a failure stores nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from imageserver.errors import Undecodable
+from imageserver.keys import ImageKey
+from imageserver.services import Services
+from tests.conftest import image_bytes
+
+
+async def test_outputs_render_before_the_original_is_stored_and_again_for_a_known_one(
+    services: Services,
+) -> None:
+    seen: list[bool] = []
+
+    async def render_outputs(key: ImageKey) -> None:
+        seen.append(await services.storage.exists(key.info))
+
+    data = image_bytes("grid.jpg")
+    key, info = await services.originals.ingest("p", data, render_outputs)
+    assert await services.storage.get(key.original) == data
+    assert info["width"] == 800
+    assert await services.originals.ingest("p", data, render_outputs) == (key, info)
+    assert seen == [False, True]  # first before anything was stored, then for the known one
+
+
+async def test_a_failed_output_leaves_nothing_stored(services: Services) -> None:
+    async def render_outputs(key: ImageKey) -> None:
+        await services.storage.put(key.output("w1.jpg"), b"made", content_type="image/jpeg")
+        raise Undecodable("cannot decode image: the second output")
+
+    with pytest.raises(Undecodable):
+        await services.originals.ingest("p", image_bytes("grid.jpg"), render_outputs)
+    assert await services.storage.list("p") == []
