@@ -1,4 +1,4 @@
-"""`imageserver serve | process | render`: each takes the settings flags (see --help).
+"""`imageserver serve | process | render | worker`: each takes the settings flags (see --help).
 
 Flags, `IMAGESERVER_*` env and --config build one `Settings` for every command, as for the server.
 """
@@ -15,7 +15,7 @@ from aiohttp import web
 from imageserver import __version__, settings
 from imageserver.web import create_app
 
-from . import process, render_command
+from . import process, render_command, worker_command
 from .arguments import settings_flags
 from .output import EXIT_BAD_ARGUMENTS, EXIT_INTERRUPTED, EXIT_OK
 
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=run_serve)
     process.add_parser(commands)
     render_command.add_parser(commands)
+    worker_command.add_parser(commands)
     return parser
 
 

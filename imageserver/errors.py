@@ -11,6 +11,8 @@ class ImageServerError(Exception):
 
     status = 500
     code = "internal"
+    # The status a source answered, when the error is its answer (jobs report it in callbacks).
+    upstream_status: int | None = None
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -42,6 +44,13 @@ class SourceRefused(ImageServerError):
 class NotFound(ImageServerError):
     status = 404
     code = "not_found"
+
+
+class Conflict(ImageServerError):
+    """The request does not fit the resource's state now (cancel a finished job, ...)."""
+
+    status = 409
+    code = "conflict"
 
 
 class TooLarge(ImageServerError):

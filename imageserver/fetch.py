@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from ipaddress import ip_address
 from urllib.parse import urljoin
@@ -19,6 +19,7 @@ from yarl import URL
 from imageserver import __version__
 from imageserver.errors import (
     BadRequest,
+    ImageServerError,
     NotFound,
     SourceRefused,
     TooLarge,
@@ -48,6 +49,15 @@ class FetchPolicy:
     timeout_s: float = 10.0
     max_bytes: int = 50 * 1024 * 1024
     max_redirects: int = 5
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A downloaded source: its bytes, and what its server said of them (jobs check and report)."""
+
+    data: bytes
+    status: int
+    content_type: str | None
 
 
 class GuardedResolver(AbstractResolver):
@@ -141,6 +151,16 @@ async def read_capped(
 
 
 async def fetch_source(session: aiohttp.ClientSession, url: str, policy: FetchPolicy) -> bytes:
+    """The bytes alone, which is all an upload from ?source= needs."""
+    return (await fetch_response(session, url, policy)).data
+
+
+async def fetch_response(
+    session: aiohttp.ClientSession,
+    url: str,
+    policy: FetchPolicy,
+    headers: Mapping[str, str] | None = None,
+) -> Fetched:
     """Download a source image, applying the policy to the URL and to every redirect.
 
     One deadline covers every hop, connect and body, so a slow chain of redirects
@@ -149,7 +169,7 @@ async def fetch_source(session: aiohttp.ClientSession, url: str, policy: FetchPo
     source = check_source_url(url, policy.allowed_hosts)
     try:
         async with asyncio.timeout(policy.timeout_s):
-            return await _follow_redirects(session, source, policy)
+            return await _follow_redirects(session, source, policy, headers or {})
     except TimeoutError:
         raise UpstreamTimeout(
             f"source host {source.host} did not answer within {policy.timeout_s:g} s"
@@ -162,21 +182,32 @@ async def fetch_source(session: aiohttp.ClientSession, url: str, policy: FetchPo
 
 
 async def _follow_redirects(
-    session: aiohttp.ClientSession, source: SourceURL, policy: FetchPolicy
-) -> bytes:
-    """Redirects are followed here rather than by aiohttp so each hop passes check_source_url."""
+    session: aiohttp.ClientSession,
+    source: SourceURL,
+    policy: FetchPolicy,
+    headers: Mapping[str, str],
+) -> Fetched:
+    """Redirects are followed here rather than by aiohttp so each hop passes check_source_url.
+
+    The request's own timeout is the policy's, which a job may set longer than the session's.
+    """
     redirects = 0
+    timeout = aiohttp.ClientTimeout(total=policy.timeout_s)
     while True:
-        async with session.get(_request_url(source), allow_redirects=False) as response:
+        request_url = _request_url(source)
+        async with session.get(
+            request_url, allow_redirects=False, headers=headers, timeout=timeout
+        ) as response:
             location = _redirect_location(response, source)
             if location is None:
                 _raise_for_status(response, source)
-                return await read_capped(
+                data = await read_capped(
                     response.content,
                     policy.max_bytes,
                     what=f"source from {source.host}",
                     declared_length=response.content_length,
                 )
+                return Fetched(data, response.status, response.headers.get("Content-Type"))
         redirects += 1
         if redirects > policy.max_redirects:
             raise UpstreamError(
@@ -218,10 +249,15 @@ def _next_hop(source: SourceURL, location: str, policy: FetchPolicy) -> SourceUR
 
 
 def _raise_for_status(response: aiohttp.ClientResponse, source: SourceURL) -> None:
+    error: ImageServerError
     if response.status in _MISSING_STATUSES:
-        raise NotFound(
+        error = NotFound(
             f"source host {source.host} answered {response.status}: the source does not exist",
             code="source_not_found",
         )
-    if not 200 <= response.status < 300:
-        raise UpstreamError(f"source host {source.host} answered HTTP {response.status}")
+    elif not 200 <= response.status < 300:
+        error = UpstreamError(f"source host {source.host} answered HTTP {response.status}")
+    else:
+        return
+    error.upstream_status = response.status
+    raise error

@@ -84,9 +84,41 @@ class Settings:
     s3_max_attempts: int = _setting(
         3, "tries per S3 call on connection errors, throttling and 5xx (1: no retry)"
     )
+    jobs_url: str = _setting(
+        "",
+        "job queues: sqlite:///path/jobs.db or redis://host:port/db (empty: jobs.db in --storage)",
+    )
+    workers: bool = _setting(
+        True, "serve runs job workers in its own process (--no-workers: HTTP only)"
+    )
+    job_concurrency: int = _setting(
+        8, "jobs a worker process runs at once (callbacks as many again)"
+    )
+    job_queues: list[str] = _setting(["urgent", "normal"], "job queues, the most urgent first")
+    job_default_queue: str = _setting("normal", "queue of jobs that name none")
+    job_max_attempts: int = _setting(3, "tries per job on transient failures (timeouts, 5xx)")
+    job_retry_delay_s: float = _setting(
+        1.0, "first retry delay of jobs and callbacks, doubled per attempt, with full jitter"
+    )
+    job_timeout_s: int = _setting(300, "longest a job may run, fetch and renders included")
+    job_heartbeat_s: int = _setting(
+        30, "a running job whose worker is silent this long is taken back and run again"
+    )
+    job_ttl_s: int = _setting(7 * 24 * 3600, "finished jobs are kept this long for status lookups")
+    job_host_limit: int = _setting(4, "concurrent fetches per source host, across all workers")
+    callback_secret: str = _setting("", "HMAC-SHA256 key that signs callbacks (empty: unsigned)")
+    callback_max_attempts: int = _setting(5, "tries per callback until a 2xx answer")
+    callback_timeout_s: float = _setting(10.0, "timeout for one callback request, in seconds")
 
     def resolved_render_workers(self) -> int:
         return self.render_workers or os.cpu_count() or 1
+
+    def resolved_jobs_url(self) -> str:
+        """The jobs database beside the images by default (./data/jobs.db); S3 keeps it local."""
+        if self.jobs_url:
+            return self.jobs_url
+        directory = "./data" if self.storage.startswith("s3://") else self.storage
+        return "sqlite:///" + os.path.join(directory.removeprefix("file://"), "jobs.db")
 
 
 class SettingsError(ValueError):
@@ -122,6 +154,8 @@ def _default(f: dataclasses.Field[Any]) -> Any:
 def _show_default(value: Any) -> str:
     if isinstance(value, list | dict) and not value:
         return "(none)"
+    if isinstance(value, list):
+        return ",".join(value)  # as the flag and the env variable take it
     return "''" if value == "" else str(value)
 
 
@@ -249,6 +283,7 @@ def _validate(settings: Settings) -> list[str]:
         problems.append(f"statsd: expected host:port, got {settings.statsd!r}")
     problems += _namespace_output_problems(settings)
     problems += _s3_problems(settings)
+    problems += _jobs_problems(settings)
     if settings.log_level not in {"debug", "info", "warning", "error"}:
         problems.append(
             f"log_level: expected debug, info, warning or error, got {settings.log_level!r}"
@@ -279,4 +314,35 @@ def _s3_problems(settings: Settings) -> list[str]:
         problems.append(f"s3_presign_ttl_s: expected 1-{MAX_PRESIGN_TTL_S} (SigV4's limit)")
     positive = ("s3_max_connections", "s3_timeout_s", "s3_max_attempts")
     problems += [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
+    return problems
+
+
+def _jobs_problems(settings: Settings) -> list[str]:
+    """Queue names are URL path segments (/queues/{name}/status), so they follow namespaces'."""
+    problems = []
+    for name in settings.job_queues:
+        try:
+            check_namespace(name)
+        except ImageServerError:
+            problems.append(f"job_queues: expected names like namespaces, got {name!r}")
+    if len(set(settings.job_queues)) != len(settings.job_queues) or not settings.job_queues:
+        problems.append("job_queues: expected at least one name, each once")
+    if settings.job_default_queue not in settings.job_queues:
+        problems.append(f"job_default_queue: {settings.job_default_queue!r} is not in job_queues")
+    if settings.jobs_url and not settings.jobs_url.startswith(
+        ("sqlite://", "redis://", "rediss://")
+    ):
+        problems.append("jobs_url: expected sqlite:///path or redis://host:port/db")
+    positive = (
+        "job_concurrency",
+        "job_max_attempts",
+        "job_timeout_s",
+        "job_ttl_s",
+        "job_host_limit",
+        "callback_max_attempts",
+        "callback_timeout_s",
+    )
+    problems += [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
+    non_negative = ("job_retry_delay_s", "job_heartbeat_s")
+    problems += [f"{name}: must be >= 0" for name in non_negative if getattr(settings, name) < 0]
     return problems

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+
 import aiohttp
 
 from .errors import NotFound
-from .fetch import FetchPolicy, create_fetch_session, fetch_source
+from .fetch import Fetched, FetchPolicy, create_fetch_session, fetch_response
 from .metrics import Metrics
 
 
@@ -24,12 +27,25 @@ class SourceFetcher:
             await self._session.close()
 
     async def fetch(self, url: str) -> bytes:
+        return (await self.fetch_response(url)).data
+
+    async def fetch_response(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float | None = None,
+    ) -> Fetched:
+        """`headers` and `timeout_s` are a job's own; the address rules and size cap are not."""
         if self._session is None:
             raise RuntimeError("SourceFetcher.open() was not awaited")
+        policy = self.policy
+        if timeout_s is not None:
+            policy = dataclasses.replace(policy, timeout_s=timeout_s)
         try:
-            data = await fetch_source(self._session, url, self.policy)
+            fetched = await fetch_response(self._session, url, policy, headers)
         except NotFound:
             self.metrics.event("original_unavailable")
             raise
         self.metrics.event("original_downloaded")
-        return data
+        return fetched

@@ -57,7 +57,13 @@ async def start_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
     async def start(storage: Path | None = None, **overrides: Any) -> Server:
         """`storage`: a directory to serve (one the CLI filled); by default a fresh one."""
         storage = storage or tmp_path / f"data{len(runners)}"
-        settings = Settings(**{"storage": str(storage), "allow_private_sources": True, **overrides})
+        defaults = {
+            "storage": str(storage),
+            "allow_private_sources": True,
+            # in the test's directory even for S3 storage, whose default is ./data/jobs.db
+            "jobs_url": f"sqlite:///{tmp_path}/jobs{len(runners)}.db",
+        }
+        settings = Settings(**{**defaults, **overrides})
         app = create_app(settings)
         runner = web.AppRunner(app)
         await runner.setup()

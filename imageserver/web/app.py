@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from ..jobs import Jobs, Workers
 from ..services import build_services
 from ..settings import Settings
-from .appkeys import SERVICES
+from .appkeys import JOBS, SERVICES
 from .middleware import error_middleware
 from .routes import add_routes
 
@@ -16,7 +17,9 @@ from .routes import add_routes
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
     app[SERVICES] = build_services(settings)
+    app[JOBS] = Jobs(settings)
     app.cleanup_ctx.append(_services_context)
+    app.cleanup_ctx.append(_jobs_context)
     add_routes(app)
     return app
 
@@ -26,3 +29,16 @@ async def _services_context(app: web.Application) -> AsyncIterator[None]:
     await services.open()
     yield
     await services.close()
+
+
+async def _jobs_context(app: web.Application) -> AsyncIterator[None]:
+    """After the services: the workers use them. `--no-workers` serves the API alone."""
+    jobs = app[JOBS]
+    await jobs.open()
+    workers = Workers(jobs, app[SERVICES]) if jobs.settings.workers else None
+    if workers is not None:
+        await workers.start()
+    yield
+    if workers is not None:
+        await workers.stop()
+    await jobs.close()

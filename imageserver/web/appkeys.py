@@ -2,6 +2,8 @@
 
 from aiohttp import web
 
+from ..jobs import Jobs
 from ..services import Services
 
 SERVICES = web.AppKey("services", Services)
+JOBS = web.AppKey("jobs", Jobs)

@@ -1,0 +1,53 @@
+"""`imageserver worker`: job workers alone, without HTTP. Any number of them may share one queue
+(--jobs-url) with any number of servers, which then may run with --no-workers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from typing import Any
+
+from imageserver import settings
+from imageserver.jobs import Jobs, Workers
+from imageserver.services import build_services
+from imageserver.settings import Settings
+
+from .output import EXIT_OK, quiet_libvips
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "worker",
+        help="run job workers (no HTTP)",
+        description="Run the job workers of --jobs-url until SIGINT or SIGTERM; jobs still "
+        "running then go back to their queue. Settings flags, IMAGESERVER_* env and --config "
+        "apply as for serve, whose storage and limits the jobs use.",
+    )
+    settings.add_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(config: Settings, _args: argparse.Namespace) -> int:
+    quiet_libvips()
+    asyncio.run(_work(config))
+    return EXIT_OK
+
+
+async def _work(config: Settings) -> None:
+    services = build_services(config)
+    jobs = Jobs(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await services.open()
+    await jobs.open()
+    workers = Workers(jobs, services)
+    try:
+        await workers.start()
+        await stop.wait()
+    finally:
+        await workers.stop()
+        await jobs.close()
+        await services.close()

@@ -1,0 +1,86 @@
+"""Queue backends behind one small protocol, chosen by URL and imported lazily.
+
+`sqlite:///path/jobs.db` (embedded, one machine, several processes) and `redis://host:port/db`
+(several machines). Each gives saq queues that can also *claim* a job without waiting, which is
+what strict priority across queues needs, and lease-based slots for the fetch limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from abc import abstractmethod
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+from urllib.parse import urlparse
+
+from saq import Job, Queue
+
+from ...settings import SettingsError
+
+DEFAULT_POLL_S = 0.05  # how often an idle worker looks for jobs enqueued by another process
+
+
+class ClaimingQueue(Queue):
+    """A saq queue with `claim()`: dequeue now or return None, never wait."""
+
+    wakeup: asyncio.Event  # shared by the backend's queues, see `Backend.wakeup`
+
+    @abstractmethod
+    async def claim(self) -> Job | None: ...
+
+
+class Backend(Protocol):
+    """One connection to a store of jobs, shared by its queues and its slots."""
+
+    wakeup: asyncio.Event  # set when this process enqueues: idle workers look at once
+
+    def queue(self, name: str) -> ClaimingQueue: ...
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def acquire(self, slot: str, limit: int, holder: str, ttl_s: float) -> bool:
+        """Takes one of `limit` leases on `slot` for `ttl_s`; False when all are taken."""
+        ...
+
+    async def release(self, slot: str, holder: str) -> None: ...
+
+
+def open_backend(url: str) -> Backend:
+    scheme = urlparse(url).scheme
+    if scheme == "sqlite":
+        from .sqlite import SqliteBackend
+
+        return SqliteBackend(url)
+    if scheme in ("redis", "rediss"):
+        from .redis import RedisBackend
+
+        return RedisBackend(url)
+    raise SettingsError(f"jobs_url: expected sqlite:///path or redis://host:port/db, got {url!r}")
+
+
+async def wait_for_claim(
+    claim: Callable[[], Awaitable[Job | None]],
+    wakeup: asyncio.Event,
+    timeout_s: float = 0.0,
+    poll_s: float = 0.0,
+) -> Job | None:
+    """saq's dequeue contract on top of `claim`: wait up to `timeout_s` (0: for ever).
+
+    Woken at once by an enqueue in this process, else every `poll_s` for other processes'.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s if timeout_s > 0 else None
+    poll_s = poll_s or DEFAULT_POLL_S
+    while True:
+        wakeup.clear()
+        job = await claim()
+        if job is not None:
+            return job
+        wait_s = poll_s if deadline is None else min(poll_s, deadline - loop.time())
+        if wait_s <= 0:
+            return None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakeup.wait(), wait_s)

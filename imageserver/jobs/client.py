@@ -1,0 +1,176 @@
+"""`Jobs`: submit, look up, cancel, retry, list and count jobs; what the HTTP API calls.
+
+Each configured queue is one saq queue of the backend; callbacks have a queue of their own, which
+user queue names (namespace-like) can never collide with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from typing import Any
+
+from saq import Job, Status
+
+from ..errors import Conflict, NotFound
+from ..settings import Settings
+from .backends import Backend, ClaimingQueue, open_backend
+from .request import JobRequest
+from .views import FINISHED, State, saq_statuses, state_of
+
+CALLBACK_QUEUE = "_callbacks"
+CALLBACK_FUNCTION = "callback"
+# Longest a callback waits for its job to be marked finished (its worker writes that just after
+# enqueueing the callback), before trying again later.
+CALLBACK_WAIT_S = 30
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def job_key(idempotency_key: str | None) -> str:
+    """The same idempotency key always names the same job; otherwise a fresh random id."""
+    if idempotency_key is None:
+        return uuid.uuid4().hex
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+
+
+class Jobs:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.backend: Backend = open_backend(settings.resolved_jobs_url())
+        self.queues = {name: self.backend.queue(name) for name in settings.job_queues}
+        self.callbacks = self.backend.queue(CALLBACK_QUEUE)
+
+    async def open(self) -> None:
+        await self.backend.open()
+        for queue in [*self.queues.values(), self.callbacks]:
+            await queue.connect()
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+    async def submit(self, request: JobRequest, base_url: str) -> tuple[Job, bool]:
+        """The job, and whether it is new: an idempotency key already used returns its job."""
+        key = job_key(request.idempotency_key)
+        if request.idempotency_key is not None:
+            existing = await self.find(key)
+            if existing is not None:
+                return existing, False
+        job = self._job(request.kind, {"request": request.to_json(), "base_url": base_url}, key)
+        queue = self.queues[request.queue]
+        if await queue.enqueue(job) is None:  # the same key, submitted at the same moment
+            return await self.get(key), False
+        return job, True
+
+    def _job(self, kind: str, kwargs: dict[str, Any], key: str) -> Job:
+        """saq's own timeout stays off: the runner enforces --job-timeout-s and reports it as an
+        error of ours, while the heartbeat lets a sweep take back the jobs of a dead worker."""
+        s = self.settings
+        return Job(
+            function=kind,
+            kwargs=kwargs,
+            key=key,
+            timeout=0,
+            heartbeat=s.job_heartbeat_s,
+            retries=s.job_max_attempts,
+            ttl=s.job_ttl_s,
+            retry_delay=s.job_retry_delay_s,
+            retry_backoff=True,
+        )
+
+    async def find(self, job_id: str) -> Job | None:
+        if not _JOB_ID.fullmatch(job_id):
+            return None
+        for queue in self.queues.values():
+            job = await queue.job(job_id)
+            if job is not None:
+                return job
+        return None
+
+    async def get(self, job_id: str) -> Job:
+        job = await self.find(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id} (unknown, or finished more than a TTL ago)")
+        return job
+
+    async def cancel(self, job_id: str) -> Job:
+        """A queued job is cancelled at once, a running one by its worker within a second or two."""
+        job = await self.get(job_id)
+        if state_of(job) in FINISHED:
+            raise Conflict(f"job {job_id} is {state_of(job).value}: nothing to cancel")
+        await job.get_queue().abort(job, "cancelled")
+        await self.send_callback(job)
+        return job
+
+    async def retry(self, job_id: str) -> Job:
+        """A failed or cancelled job runs again under the same id, from its first attempt."""
+        job = await self.get(job_id)
+        if state_of(job) not in (State.FAILED, State.CANCELLED):
+            raise Conflict(f"job {job_id} is {state_of(job).value}: only failed jobs are retried")
+        again = self._job(job.function, job.kwargs or {}, job.key)
+        if await job.get_queue().enqueue(again) is None:
+            raise Conflict(f"job {job_id} is still being cancelled; try again in a few seconds")
+        return again
+
+    async def resend_callback(self, job_id: str) -> Job:
+        job = await self.get(job_id)
+        if state_of(job) not in FINISHED:
+            raise Conflict(f"job {job_id} is {state_of(job).value}: its callback comes at its end")
+        if not self.callback_url(job):
+            raise Conflict(f"job {job_id} has no callback URL")
+        await self.send_callback(job)
+        return job
+
+    async def send_callback(self, job: Job) -> None:
+        """Enqueued before the job is marked finished, so a crash in between cannot lose it; the
+        delivery waits for the mark (CALLBACK_WAIT_S). Delivered at least once."""
+        if not self.callback_url(job):
+            return
+        kwargs = {"queue": job.get_queue().name, "key": job.key}
+        callback = Job(
+            function=CALLBACK_FUNCTION,
+            kwargs=kwargs,
+            key=uuid.uuid4().hex,
+            timeout=int(self.settings.callback_timeout_s) + CALLBACK_WAIT_S + 5,
+            heartbeat=self.settings.job_heartbeat_s,
+            retries=self.settings.callback_max_attempts,
+            ttl=self.settings.job_ttl_s,
+            retry_delay=self.settings.job_retry_delay_s,
+            retry_backoff=True,
+        )
+        await self.callbacks.enqueue(callback)
+
+    @staticmethod
+    def callback_url(job: Job) -> str | None:
+        return (job.kwargs or {}).get("request", {}).get("callback")
+
+    async def listed(self, state: State | None, queue: str | None, limit: int) -> list[Job]:
+        """In no particular order (Redis has none to give), at most `limit`."""
+        statuses = [Status(s) for s in saq_statuses(state)] if state else list(Status)
+        found: list[Job] = []
+        for name in [queue] if queue else self.queues:
+            async for job in self.queue(name).iter_jobs(statuses):
+                found.append(job)
+                if len(found) >= limit:
+                    return found
+        return found
+
+    def queue(self, name: str) -> ClaimingQueue:
+        if name not in self.queues:
+            raise NotFound(f"no queue {name!r}; the queues are {', '.join(self.queues)}")
+        return self.queues[name]
+
+    async def queue_status(self, name: str) -> dict[str, Any]:
+        """The seed's `number_in_queue`: jobs waiting, a retry's backoff included."""
+        queue = self.queue(name)
+        running = await queue.count("active")
+        waiting = await queue.count("incomplete") - running
+        return {"queue": name, "number_in_queue": waiting, "queued": waiting, "running": running}
+
+    async def status(self) -> dict[str, Any]:
+        queues = {name: await self.queue_status(name) for name in self.queues}
+        return {
+            "number_in_queue": sum(q["queued"] for q in queues.values()),
+            "running": sum(q["running"] for q in queues.values()),
+            "queues": queues,
+        }

@@ -1,0 +1,225 @@
+"""A job submission parsed once, at the edge, into an immutable `JobRequest`.
+
+Every field is checked before enqueueing, so a bad token or URL is a 400 now rather than a failed
+job later; unknown fields are refused, which catches misspelt ones. Pure: no aiohttp, no saq.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..errors import BadRequest
+from ..keys import check_namespace
+from ..netguard import check_source_url
+from ..settings import Settings
+from ..transform import AUTO_FORMAT, parse_tokens
+from .mime import parse_mime_rule
+
+MAX_TIMEOUT_S = 600.0
+MAX_HEADERS = 32
+MAX_TEXT = 4096
+MAX_GROUP_LIMIT = 1000
+_KEY_TEXT = re.compile(r"[A-Za-z0-9._:/@+=-]{1,200}")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
+# Set by the HTTP client or about the connection itself: a job may not choose them.
+_RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "expect",
+        "proxy-authorization",
+        "proxy-connection",
+    }
+)
+COMMON_FIELDS = frozenset(
+    {
+        "kind",
+        "source",
+        "callback",
+        "queue",
+        "extra",
+        "headers",
+        "group",
+        "group_limit",
+        "mime",
+        "timeout_s",
+        "idempotency_key",
+    }
+)
+# A job kind's own fields from the body, checked into the params its task receives.
+ParseParams = Callable[[Mapping[str, Any], Settings], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """How the source is fetched: the same address rules as ?source=, plus the job's manners."""
+
+    source: str
+    timeout_s: float
+    headers: dict[str, str] = field(default_factory=dict)
+    group: str | None = None
+    group_limit: int | None = None
+    mime: str | None = None
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    kind: str
+    queue: str
+    fetch: Fetch
+    params: dict[str, Any]
+    callback: str | None = None
+    extra: str | None = None
+    idempotency_key: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """What the job stores, and what its task gets back with `from_json`."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobRequest:
+        return cls(**{**data, "fetch": Fetch(**data["fetch"])})
+
+
+def parse_request(
+    body: Mapping[str, Any], settings: Settings, kinds: Mapping[str, ParseParams]
+) -> JobRequest:
+    """`kinds` maps each job kind to the parser of its own fields (the task registry's)."""
+    kind = _text(body, "kind") or "ingest"
+    if kind not in kinds:
+        raise BadRequest(f"kind: expected one of {', '.join(sorted(kinds))}, got {kind!r}")
+    params = kinds[kind](body, settings)
+    unknown = sorted(set(body) - COMMON_FIELDS - set(params))
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(unknown)}")
+    return JobRequest(
+        kind=kind,
+        queue=_queue(body, settings),
+        fetch=_fetch(body, settings),
+        params=params,
+        callback=_callback(body),
+        extra=_text(body, "extra", MAX_TEXT),
+        idempotency_key=_key_text(body, "idempotency_key"),
+    )
+
+
+def parse_ingest_params(body: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """An original into a namespace, with outputs rendered before the job succeeds."""
+    namespace = check_namespace(_text(body, "namespace") or "")
+    outputs = body.get("outputs") or []
+    if isinstance(outputs, list) and all(isinstance(t, str) for t in outputs):
+        outputs = ",".join(outputs)
+    if not isinstance(outputs, str):
+        raise BadRequest("outputs: expected a list of tokens or a comma-separated string")
+    transforms = parse_tokens(outputs, max_side=settings.max_output_side)
+    if any(t.format == AUTO_FORMAT for t in transforms):
+        raise BadRequest(
+            "outputs: .auto is chosen per request from its Accept header; name a format",
+            code="bad_format",
+        )
+    return {"namespace": namespace, "outputs": list(dict.fromkeys(t.token() for t in transforms))}
+
+
+def _fetch(body: Mapping[str, Any], settings: Settings) -> Fetch:
+    source = _text(body, "source")
+    if not source:
+        raise BadRequest("source: expected the URL of the image to fetch")
+    check_source_url(source, tuple(settings.source_allowed_hosts))
+    group = _key_text(body, "group")
+    group_limit = _int(body, "group_limit", 1, MAX_GROUP_LIMIT)
+    if (group is None) != (group_limit is None):
+        raise BadRequest("group, group_limit: expected both or neither")
+    mime = _text(body, "mime", MAX_TEXT)
+    if mime is not None:
+        parse_mime_rule(mime)
+    return Fetch(
+        source=source,
+        timeout_s=_timeout(body, settings.source_timeout_s),
+        headers=_headers(body.get("headers")),
+        group=group,
+        group_limit=group_limit,
+        mime=mime,
+    )
+
+
+def _queue(body: Mapping[str, Any], settings: Settings) -> str:
+    queue = _text(body, "queue") or settings.job_default_queue
+    if queue not in settings.job_queues:
+        expected = ", ".join(settings.job_queues)
+        raise BadRequest(f"queue: expected one of {expected}, got {queue!r}")
+    return queue
+
+
+def _callback(body: Mapping[str, Any]) -> str | None:
+    """The URL rules of sources (no allowed-hosts list: that one is about sources)."""
+    callback = _text(body, "callback", MAX_TEXT)
+    if callback:
+        check_source_url(callback, ())
+    return callback or None
+
+
+def _headers(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > MAX_HEADERS:
+        raise BadRequest(f"headers: expected an object of at most {MAX_HEADERS} name: value")
+    for name, text in value.items():
+        if not isinstance(text, str) or not _HEADER_NAME.fullmatch(name) or len(text) > MAX_TEXT:
+            raise BadRequest(f"headers: {name!r}: expected a header name and a string value")
+        if name.lower() in _RESERVED_HEADERS or any(c in text for c in "\r\n\0"):
+            raise BadRequest(f"headers: {name!r} cannot be set by a job")
+    return dict(value)
+
+
+def _timeout(body: Mapping[str, Any], default_s: float) -> float:
+    value = body.get("timeout_s", default_s)
+    if isinstance(value, str):
+        value = _number(value, "timeout_s")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(f"timeout_s: expected a number of seconds, got {value!r}")
+    if not 0 < value <= MAX_TIMEOUT_S:
+        raise BadRequest(f"timeout_s: expected more than 0 and at most {MAX_TIMEOUT_S:g}")
+    return float(value)
+
+
+def _number(text: str, name: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise BadRequest(f"{name}: expected a number, got {text!r}") from None
+
+
+def _int(body: Mapping[str, Any], name: str, low: int, high: int) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadRequest(f"{name}: expected an integer {low}-{high}, got {value!r}")
+    return value
+
+
+def _text(body: Mapping[str, Any], name: str, max_length: int = 200) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > max_length:
+        raise BadRequest(f"{name}: expected a string of at most {max_length} characters")
+    return value
+
+
+def _key_text(body: Mapping[str, Any], name: str) -> str | None:
+    value = _text(body, name)
+    if value is not None and not _KEY_TEXT.fullmatch(value):
+        raise BadRequest(f"{name}: expected 1-200 of A-Z a-z 0-9 . _ : / @ + = -, got {value!r}")
+    return value

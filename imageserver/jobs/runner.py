@@ -1,0 +1,143 @@
+"""Runs a job of any kind: polite fetch, mime rule, the kind's work, and what saq makes of failures.
+
+Failures are classified by their HTTP meaning: 5xx (timeouts, the source's 5xx, connection
+errors, storage down) are transient and retried with saq's backoff and jitter; 4xx (404 and the
+source's other 4xx, refused, mime, undecodable, too large) are permanent and fail at once. The
+job's error code and message, and the source's status, go to `job.meta`, which is what clients
+and callbacks see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from saq import Job
+from saq.types import Context
+
+from ..errors import ImageServerError, UpstreamTimeout
+from ..formats import sniff
+from ..netguard import check_source_url
+from ..services import Services
+from .client import Jobs
+from .limits import Limiter, Slot
+from .mime import parse_mime_rule
+from .request import Fetch, JobRequest
+from .tasks import KINDS
+
+log = logging.getLogger(__name__)
+FETCHED_PROGRESS = 0.5
+
+
+class JobFailed(Exception):
+    """Raised to saq, which retries or fails the job by `job.retries`; the details are in meta."""
+
+
+class JobTimeout(UpstreamTimeout):
+    code = "job_timeout"
+
+
+class Runner:
+    def __init__(self, jobs: Jobs, services: Services, limiter: Limiter) -> None:
+        self.jobs = jobs
+        self.services = services
+        self.settings = services.settings
+        self.limiter = limiter
+
+    async def run(self, ctx: Context, *, request: dict[str, Any], base_url: str) -> dict[str, Any]:
+        """saq calls this for every kind in the registry (the job's `function` is its kind)."""
+        job = ctx["job"]
+        parsed = JobRequest.from_json(request)
+        try:
+            async with asyncio.timeout(self.settings.job_timeout_s), heartbeat(job):
+                data = await self._fetch(job, parsed.fetch)
+                result = await KINDS[parsed.kind].run(self.services, parsed.params, data, base_url)
+        except Exception as exc:  # not CancelledError: a cancel or a shutdown is saq's to handle
+            raise await self._failed(job, self._as_error(exc)) from exc
+        job.meta.pop("error", None)  # a failed attempt's, before this one succeeded
+        await self.jobs.send_callback(job)
+        return result
+
+    async def _fetch(self, job: Job, fetch: Fetch) -> bytes:
+        async with self.limiter.holding(self._slots(fetch), job.key, fetch.timeout_s):
+            fetched = await self.services.sources.fetch_response(
+                fetch.source, headers=fetch.headers, timeout_s=fetch.timeout_s
+            )
+        job.meta["response_code"] = fetched.status
+        if fetch.mime:
+            sniffed = sniff(fetched.data)
+            declared = (fetched.content_type or "").partition(";")[0].strip().lower() or None
+            parse_mime_rule(fetch.mime).check(sniffed.mime if sniffed else declared)
+        await job.update(progress=FETCHED_PROGRESS)
+        return fetched.data
+
+    def _slots(self, fetch: Fetch) -> list[Slot]:
+        host = check_source_url(fetch.source, tuple(self.settings.source_allowed_hosts)).host
+        slots = [(f"host:{host}", self.settings.job_host_limit)]
+        if fetch.group and fetch.group_limit:
+            slots.append((f"group:{fetch.group}", fetch.group_limit))
+        return slots
+
+    def _as_error(self, exc: Exception) -> ImageServerError:
+        if isinstance(exc, ImageServerError):
+            return exc
+        if isinstance(exc, TimeoutError):
+            return JobTimeout(f"the job ran longer than {self.settings.job_timeout_s} s")
+        log.exception("job failed unexpectedly")
+        return ImageServerError(f"internal error: {type(exc).__name__}")
+
+    async def _failed(self, job: Job, error: ImageServerError) -> JobFailed:
+        """Transient errors (5xx) are retried while attempts remain; the last failure of a job
+        sends its callback, as a success does."""
+        job.meta["error"] = {"code": error.code, "message": error.message}
+        if error.upstream_status is not None:
+            job.meta["response_code"] = error.upstream_status
+        final = not transient(error) or job.attempts >= job.retries
+        log.warning(
+            "job %s attempt %d %s: %s: %s",
+            job.key,
+            job.attempts,
+            "failed" if final else "will be retried",
+            error.code,
+            error.message,
+        )
+        if final:
+            job.retries = job.attempts  # saq's Worker now fails the job instead of retrying it
+            await self.jobs.send_callback(job)
+        return JobFailed(f"{error.code}: {error.message}")
+
+
+def transient(error: ImageServerError) -> bool:
+    """Worth another attempt: 5xx, ours or the source's; but a source's 4xx answer will not
+    change (408 and 429 aside: the source asks to be tried later)."""
+    answered = error.upstream_status
+    if answered is not None and 400 <= answered < 500:
+        return answered in (408, 429)
+    return error.status >= 500
+
+
+@contextlib.asynccontextmanager
+async def heartbeat(job: Job) -> AsyncIterator[None]:
+    """Touches the job while it runs, so only a dead or hung worker's jobs look stuck to a sweep."""
+    if not job.heartbeat:
+        yield
+        return
+    beating = asyncio.create_task(_beat(job))
+    try:
+        yield
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
+
+
+async def _beat(job: Job) -> None:
+    while True:
+        await asyncio.sleep(job.heartbeat / 3)
+        try:
+            await job.update()
+        except Exception:  # the store is down: the job's own writes will say so
+            log.warning("heartbeat of job %s failed", job.key, exc_info=True)

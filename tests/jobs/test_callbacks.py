@@ -1,0 +1,124 @@
+"""Callbacks at a loopback receiver: the payload, its signature, retries, resend, and that a
+failing callback never changes the job's outcome."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from imageserver.jobs.signing import SIGNATURE_HEADER, verify
+from tests.conftest import Server, ServerFactory
+from tests.jobs.conftest import Origin, Receiver, delivery, finished, job, running, submit
+
+
+async def test_success_payload_is_signed(
+    start_jobs_server: ServerFactory, jobs_url: str, origin: Origin, receiver: Receiver
+) -> None:
+    server = await start_jobs_server(jobs_url=jobs_url, callback_secret="s3cret")
+    body = {
+        "namespace": "p",
+        "source": origin.image(),
+        "callback": receiver.url,
+        "outputs": ["w40.webp"],
+        "extra": "order-17",
+    }
+    answer = await submit(server, body)
+    [(headers, raw)] = await receiver.wait_for(1)
+    assert verify("s3cret", headers, raw, time.time())
+    assert not verify("other", headers, raw, time.time())
+    assert not verify("s3cret", headers, raw + b" ", time.time())
+    payload = json.loads(raw)
+    view = await job(server, answer["job_id"])
+    assert payload == {
+        "job_id": answer["job_id"],
+        "success": True,
+        "error": "",
+        "message": "",
+        "extra": "order-17",
+        "source_url": origin.image(),
+        "response_code": 200,
+        "hash": view["result"]["hash"],
+        "info": view["result"]["info"],
+        "outputs": view["result"]["outputs"],
+    }
+    assert view["state"] == "succeeded"  # marked finished before the receiver could ask
+    assert view["callback"]["state"] == "delivered"
+
+
+async def test_failure_payload_and_no_signature_without_secret(
+    server: Server, origin: Origin, receiver: Receiver
+) -> None:
+    body = {"namespace": "p", "source": origin.image("missing"), "callback": receiver.url}
+    answer = await submit(server, body)
+    [(headers, raw)] = await receiver.wait_for(1)
+    assert SIGNATURE_HEADER not in headers
+    payload = json.loads(raw)
+    assert (payload["job_id"], payload["success"]) == (answer["job_id"], False)
+    assert (payload["error"], payload["response_code"]) == ("source_not_found", 404)
+    assert (payload["hash"], payload["outputs"]) == (None, {})
+
+
+async def test_a_callback_is_retried_until_delivered(
+    server: Server, origin: Origin, receiver: Receiver
+) -> None:
+    receiver.fail_first = 2
+    body = {"namespace": "p", "source": origin.image(), "callback": receiver.url}
+    answer = await submit(server, body)
+    calls = await receiver.wait_for(3)
+    assert len({raw for _, raw in calls}) == 1  # the same payload each time
+    view = await delivery(server, answer["job_id"], "delivered")
+    assert view["callback"]["attempts"] == 3
+    assert view["state"] == "succeeded"
+
+
+async def test_a_callback_that_never_succeeds_leaves_the_job_alone(
+    start_jobs_server: ServerFactory, origin: Origin, receiver: Receiver
+) -> None:
+    server = await start_jobs_server(callback_max_attempts=2)
+    receiver.fail_first = 99
+    body = {"namespace": "p", "source": origin.image(), "callback": receiver.url}
+    answer = await submit(server, body)
+    view = await delivery(server, answer["job_id"], "failed")
+    assert len(receiver.calls) == 2
+    assert view["callback"]["last_status"] == 500
+    assert view["state"] == "succeeded"
+
+
+async def test_resend_a_callback(server: Server, origin: Origin, receiver: Receiver) -> None:
+    body = {"namespace": "p", "source": origin.image(), "callback": receiver.url}
+    answer = await submit(server, body)
+    await receiver.wait_for(1)
+    async with server.session.post(f"{server.url}/jobs/{answer['job_id']}/callback") as resp:
+        assert resp.status == 202
+    calls = await receiver.wait_for(2)
+    assert calls[0][1] == calls[1][1]
+    without = await submit(server, {"namespace": "p", "source": origin.image(n=2)})
+    await finished(server, without["job_id"])
+    async with server.session.post(f"{server.url}/jobs/{without['job_id']}/callback") as resp:
+        assert resp.status == 409
+
+
+async def test_a_cancelled_job_calls_back(
+    server: Server, origin: Origin, receiver: Receiver
+) -> None:
+    body = {"namespace": "p", "source": origin.image(hold=1), "callback": receiver.url}
+    answer = await submit(server, body)
+    await running(server, answer["job_id"])
+    async with server.session.delete(f"{server.url}/jobs/{answer['job_id']}") as resp:
+        assert resp.status == 202
+    [(_, raw)] = await receiver.wait_for(1)
+    assert (json.loads(raw)["success"], json.loads(raw)["error"]) == (False, "cancelled")
+
+
+async def test_callbacks_obey_the_address_rules(
+    start_jobs_server: ServerFactory, origin: Origin, receiver: Receiver
+) -> None:
+    """Without --allow-private-sources, loopback is refused to sources and callbacks alike."""
+    server = await start_jobs_server(allow_private_sources=False, callback_max_attempts=1)
+    body = {"namespace": "p", "source": origin.image(), "callback": receiver.url}
+    answer = await submit(server, body)
+    view = await delivery(server, answer["job_id"], "failed")
+    assert view["error"] == "source_refused"
+    assert "refused" in view["callback"]["last_error"]
+    assert receiver.calls == []
+    assert origin.requests == []
