@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import xxhash
@@ -76,13 +77,27 @@ class Variants:
         cached = None if force else self.cached(output_key)
         if cached is not None:
             return cached
-        task = self._inflight.get(output_key)
-        if task is None:
-            task = asyncio.ensure_future(self._load_or_render(key, transform, original, force))
-            self._inflight[output_key] = task
-            task.add_done_callback(lambda _: self._inflight.pop(output_key, None))
+        task = self._inflight.get(output_key) or self._track(
+            output_key, self._load_or_render(key, transform, original, force)
+        )
         # shield: a client that hangs up must not cancel the render the others wait for
         return await asyncio.shield(task)
+
+    def _track(self, output_key: str, work: Awaitable[Output]) -> asyncio.Future[Output]:
+        task = asyncio.ensure_future(work)
+        self._inflight[output_key] = task
+        task.add_done_callback(lambda _: self._inflight.pop(output_key, None))
+        return task
+
+    async def _have(self, key: ImageKey, transform: Transform) -> bool:
+        output_key = key.output(transform.token())
+        if output_key in self._inflight or self.cache.get(output_key) is not None:
+            return True
+        return await self.storage.exists(output_key)
+
+    @staticmethod
+    async def _pick(batch: asyncio.Future[list[Output]], index: int) -> Output:
+        return (await batch)[index]
 
     async def ensure(
         self,
@@ -92,7 +107,19 @@ class Variants:
         *,
         force: bool = False,
     ) -> None:
-        await asyncio.gather(*(self.get(key, t, original, force=force) for t in transforms))
+        """Makes the outputs that are missing in one render job: one decode per size.
+
+        Requests for those outputs that arrive meanwhile join the job instead of rendering.
+        """
+        unique = list({t.token(): t for t in transforms}.values())
+        stored = await asyncio.gather(*(self._have(key, t) for t in unique))
+        missing = [t for t, have in zip(unique, stored, strict=True) if force or not have]
+        if not missing:
+            return
+        batch = asyncio.ensure_future(self._render_batch(key, missing, original))
+        for i, transform in enumerate(missing):
+            self._track(key.output(transform.token()), self._pick(batch, i))
+        await asyncio.shield(batch)
 
     async def location(self, key: ImageKey, transform: Transform) -> str | None:
         """Where the client may fetch a stored output itself (S3 redirect mode), else None.
@@ -117,13 +144,23 @@ class Variants:
         if stored is not None:
             self.metrics.lookup("storage")
             return self._remember(output_key, Output.of(stored, transform))
-        self.metrics.lookup("render")
+        return (await self._render_batch(key, [transform], original))[0]
+
+    async def _render_batch(
+        self, key: ImageKey, transforms: list[Transform], original: bytes | None
+    ) -> list[Output]:
         data = original if original is not None else await self.originals.original(key)
         started = time.perf_counter()
-        rendered = await self.pool.run(render.render, data, transform, self.limits)
-        self.metrics.rendered(transform.format, time.perf_counter() - started)
-        await self.storage.put(output_key, rendered.data, content_type=rendered.format.mime)
-        return self._remember(output_key, Output.of(rendered.data, transform))
+        rendered = await self.pool.run(render.render_many, data, transforms, self.limits)
+        seconds = (time.perf_counter() - started) / len(transforms)
+        outputs = []
+        for transform, result in zip(transforms, rendered, strict=True):
+            self.metrics.lookup("render")
+            self.metrics.rendered(transform.format, seconds)
+            output_key = key.output(transform.token())
+            await self.storage.put(output_key, result.data, content_type=result.format.mime)
+            outputs.append(self._remember(output_key, Output.of(result.data, transform)))
+        return outputs
 
     def _remember(self, output_key: str, output: Output) -> Output:
         self.cache.put(output_key, output, len(output.body))

@@ -79,12 +79,18 @@ def inspect(data: bytes, limits: Limits) -> Probe:
 
 
 def render(data: bytes, transform: Transform, limits: Limits) -> Rendered:
+    return render_many(data, [transform], limits)[0]
+
+
+def render_many(data: bytes, transforms: list[Transform], limits: Limits) -> list[Rendered]:
+    """Outputs of one original: each size is decoded and resized once, then encoded per format."""
     source = inspect(data, limits)
-    out = OUTPUT_FORMATS[transform.format]
-    plan = geometry.plan(source.width, source.height, transform, enlarge=source.input.vector)
-    animated = source.frames > 1 and out.animation
-    job = _Job(transform, plan, out, animated, _loader(source.input), source.foreign_profile)
-    return _run(lambda: _pipeline(data, job))
+    jobs = [_job(source, transform) for transform in transforms]
+    rendered: dict[int, Rendered] = {}
+    for group in _same_pixels(jobs):
+        outputs = _run(lambda group=group: _pipeline(data, [jobs[i] for i in group]))
+        rendered.update(zip(group, outputs, strict=True))
+    return [rendered[i] for i in range(len(jobs))]
 
 
 @dataclass(frozen=True)
@@ -97,12 +103,31 @@ class _Job:
     foreign_profile: bool
 
 
-def _pipeline(data: bytes, job: _Job) -> Rendered:
-    """The order of operations, in one place. Steps are lazy: pixels flow once, at encode."""
-    image = job.loader.load_resized(data, _resize(job))
-    for step in (_crop_frames, _to_srgb8, _flatten):
-        image = step(image, job)
-    return _encode(image, job)
+def _job(source: Probe, transform: Transform) -> _Job:
+    out = OUTPUT_FORMATS[transform.format]
+    plan = geometry.plan(source.width, source.height, transform, enlarge=source.input.vector)
+    animated = source.frames > 1 and out.animation
+    return _Job(transform, plan, out, animated, _loader(source.input), source.foreign_profile)
+
+
+def _same_pixels(jobs: list[_Job]) -> list[list[int]]:
+    """Indexes of jobs that differ only in format and quality: their pixels are decoded once."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, job in enumerate(jobs):  # what _resize and _crop_frames depend on
+        groups.setdefault((job.plan, job.animated, job.transform.fit), []).append(i)
+    return list(groups.values())
+
+
+def _pipeline(data: bytes, jobs: list[_Job]) -> list[Rendered]:
+    """The order of operations, in one place. Steps are lazy: pixels flow once per encode,
+    so several outputs of one size share a decoded copy in memory instead."""
+    first = jobs[0]
+    image = first.loader.load_resized(data, _resize(first))
+    for step in (_crop_frames, _to_srgb8):
+        image = step(image, first)
+    if len(jobs) > 1:
+        image = image.copy_memory()
+    return [_encode(_flatten(image, job), job) for job in jobs]
 
 
 def _loader(input_format: InputFormat) -> Loader:

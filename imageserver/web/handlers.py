@@ -11,6 +11,7 @@ from .. import __version__, negotiate
 from ..errors import BadRequest, ImageServerError
 from ..fetch import read_capped
 from ..keys import ImageKey, check_namespace
+from ..originals import RenderOutputs
 from ..services import Services
 from ..transform import AUTO_FORMAT, Transform, parse_token, parse_tokens
 from .appkeys import SERVICES
@@ -48,9 +49,15 @@ async def upload(request: web.Request) -> web.Response:
     namespace = check_namespace(request.match_info["namespace"])
     outputs = _requested_outputs(request, services) + services.namespace_outputs.get(namespace, [])
     data = await _original_bytes(request, services)
-    key, info = await services.originals.ingest(namespace, data)
-    await services.variants.ensure(key, outputs, original=data)
+    _, info = await services.originals.ingest(namespace, data, _renderer(services, outputs, data))
     return web.json_response(info)
+
+
+def _renderer(services: Services, outputs: list[Transform], data: bytes) -> RenderOutputs | None:
+    """Outputs render in one job, and their decode doubles as the upload's decode check."""
+    if not outputs:
+        return None
+    return lambda key: services.variants.ensure(key, outputs, original=data)
 
 
 def _requested_outputs(request: web.Request, services: Services) -> list[Transform]:
