@@ -338,11 +338,12 @@ def _jobs_problems(settings: Settings) -> list[str]:
         "job_max_attempts",
         "job_timeout_s",
         "job_ttl_s",
+        "job_heartbeat_s",
         "job_host_limit",
         "callback_max_attempts",
         "callback_timeout_s",
     )
     problems += [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
-    non_negative = ("job_retry_delay_s", "job_heartbeat_s")
-    problems += [f"{name}: must be >= 0" for name in non_negative if getattr(settings, name) < 0]
+    if settings.job_retry_delay_s < 0:
+        problems.append("job_retry_delay_s: must be >= 0")
     return problems

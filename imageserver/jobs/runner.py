@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from saq import Job
@@ -26,7 +26,7 @@ from .client import Jobs
 from .limits import Limiter, Slot
 from .mime import parse_mime_rule
 from .request import Fetch, JobRequest
-from .tasks import KINDS
+from .tasks import KINDS, Work
 
 log = logging.getLogger(__name__)
 FETCHED_PROGRESS = 0.5
@@ -54,7 +54,8 @@ class Runner:
         try:
             async with asyncio.timeout(self.settings.job_timeout_s), heartbeat(job):
                 data = await self._fetch(job, parsed.fetch)
-                result = await KINDS[parsed.kind].run(self.services, parsed.params, data, base_url)
+                work = Work(self.services, parsed.params, data, base_url, _reporter(job))
+                result = await KINDS[parsed.kind].run(work)
         except Exception as exc:  # not CancelledError: a cancel or a shutdown is saq's to handle
             raise await self._failed(job, self._as_error(exc)) from exc
         job.meta.pop("error", None)  # a failed attempt's, before this one succeeded
@@ -108,6 +109,15 @@ class Runner:
             job.retries = job.attempts  # saq's Worker now fails the job instead of retrying it
             await self.jobs.send_callback(job)
         return JobFailed(f"{error.code}: {error.message}")
+
+
+def _reporter(job: Job) -> Callable[[float], Awaitable[None]]:
+    """A kind's progress (0-1) is the second half of the job's: the fetch is the first."""
+
+    async def report(fraction: float) -> None:
+        await job.update(progress=FETCHED_PROGRESS + (1 - FETCHED_PROGRESS) * fraction)
+
+    return report
 
 
 def transient(error: ImageServerError) -> bool:

@@ -1,8 +1,9 @@
 """The job kinds: what a job does with the source bytes its runner fetched. Open for more kinds.
 
-A kind is a parser of its own request fields (pure, 400s at submit time) and an async `run` over
-the services. The runner around it does the rest alike for every kind: fetch limits, mime rule,
-timeout, heartbeat, retries, result, callback. Add one with `register(JobKind(...))`.
+A kind is a parser of its own request fields (pure, 400s at submit time) and an async `run` of a
+`Work` (the services, its params, the fetched bytes, a progress reporter). The runner around it
+does the rest alike for every kind: fetch limits, mime rule, timeout, heartbeat, retries, result,
+callback. Add one with `register(JobKind(...))`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,19 @@ from ..services import Services
 from ..transform import Transform, parse_token
 from .request import ParseParams, parse_ingest_params
 
-# (services, the kind's params, the source's bytes, base URL of the server) -> the job's result
-RunKind = Callable[[Services, dict[str, Any], bytes, str], Awaitable[dict[str, Any]]]
+
+@dataclass(frozen=True)
+class Work:
+    """What a kind's `run` gets; it returns the job's result (JSON)."""
+
+    services: Services
+    params: dict[str, Any]  # what the kind's parser made of the request
+    data: bytes  # the source, fetched
+    base_url: str  # of the server the job was submitted to, for the result's URLs
+    progress: Callable[[float], Awaitable[None]]  # the kind's own 0-1 (shown as 50-100%)
+
+
+RunKind = Callable[[Work], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -39,19 +51,17 @@ def parsers() -> Mapping[str, ParseParams]:
     return {name: kind.parse for name, kind in KINDS.items()}
 
 
-async def ingest(
-    services: Services, params: dict[str, Any], data: bytes, base_url: str
-) -> dict[str, Any]:
+async def ingest(work: Work) -> dict[str, Any]:
     """What a POST of the bytes to /{namespace}?outputs=... does; the same bytes again are a
     no-op (content hash), which is what makes a job safe to run twice."""
-    namespace = params["namespace"]
+    services, namespace = work.services, work.params["namespace"]
     max_side = services.settings.max_output_side
-    wanted = [parse_token(token, max_side=max_side) for token in params["outputs"]]
+    wanted = [parse_token(token, max_side=max_side) for token in work.params["outputs"]]
     wanted += services.namespace_outputs.get(namespace, [])
     outputs = list({t.token(): t for t in wanted}.values())
-    render = _renderer(services, outputs, data) if outputs else None
-    key, info = await services.originals.ingest(namespace, data, render)
-    return {"hash": key.hash, "info": info, "outputs": _urls(base_url, key, outputs)}
+    render = _renderer(services, outputs, work.data) if outputs else None
+    key, info = await services.originals.ingest(namespace, work.data, render)
+    return {"hash": key.hash, "info": info, "outputs": _urls(work.base_url, key, outputs)}
 
 
 def _renderer(

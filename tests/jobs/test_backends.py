@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from saq import Job, Status
+from saq import Job, Status, Worker
 
 from imageserver.jobs.backends import Backend, ClaimingQueue, open_backend
 from imageserver.jobs.group import QueueGroup
@@ -202,3 +202,21 @@ async def test_a_lease_expires_when_its_holder_dies(backend: Backend) -> None:
     assert not await backend.acquire("group:g", 1, "next", 10)
     await asyncio.sleep(0.25)
     assert await backend.acquire("group:g", 1, "next", 10)
+
+
+async def add(_ctx: dict, *, a: int, b: int) -> int:
+    return a + b
+
+
+async def test_a_stock_saq_worker_runs_jobs_from_the_queue(backend: Backend) -> None:
+    """The queues are saq queues, not look-alikes: saq's own Worker and `apply` work on them."""
+    queue = backend.queue("default")
+    await queue.connect()
+    worker = Worker(queue, [add], concurrency=2)
+    worker.SIGNALS = []
+    running = asyncio.create_task(worker.start())
+    try:
+        assert await queue.apply("add", a=1, b=2, timeout=5, poll_interval=0.05) == 3
+    finally:
+        await worker.stop()
+        await running

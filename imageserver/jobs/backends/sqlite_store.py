@@ -65,10 +65,11 @@ class SqliteStore:
         self.path = path
         self.wakeup = asyncio.Event()
         self._conn: sqlite3.Connection | None = None
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="jobs-sqlite")
+        self._thread: ThreadPoolExecutor | None = None
 
     async def open(self) -> None:
         if self._conn is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="jobs-sqlite")
             loop = asyncio.get_running_loop()
             self._conn = await loop.run_in_executor(self._thread, self._connect)
 
@@ -86,8 +87,9 @@ class SqliteStore:
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
+        if conn is not None and self._thread is not None:
             await asyncio.get_running_loop().run_in_executor(self._thread, conn.close)
+            self._thread.shutdown(wait=False)
 
     async def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         return await self._run(query)
@@ -118,10 +120,10 @@ class SqliteStore:
         return await self._run(synced if durable else transaction)
 
     async def _run(self, call: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._conn
-        if conn is None:
+        conn, thread = self._conn, self._thread
+        if conn is None or thread is None:
             raise RuntimeError("the jobs database is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._thread, call, conn)
+        return await asyncio.get_running_loop().run_in_executor(thread, call, conn)
 
     async def take_lock(self, name: str, ttl_s: float) -> bool:
         """A lock that expires by itself: a process killed while holding it cannot wedge others."""
