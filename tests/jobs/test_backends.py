@@ -220,3 +220,12 @@ async def test_a_stock_saq_worker_runs_jobs_from_the_queue(backend: Backend) -> 
     finally:
         await worker.stop()
         await running
+
+
+async def test_abort_a_job_waiting_out_its_retry_delay(queues: dict[str, ClaimingQueue]) -> None:
+    normal = queues["normal"]
+    await normal.enqueue(job("w", retries=3, retry_delay=30))
+    running = await start(await normal.claim())  # type: ignore[arg-type]
+    await running.retry("transient")
+    await normal.abort(await normal.job("w"), "cancelled")  # type: ignore[arg-type]
+    assert status_of(await normal.job("w")) == Status.ABORTED

@@ -48,6 +48,15 @@ class ClaimingRedisQueue(RedisQueue, ClaimingQueue):
         await super()._retry(job, error)
         self.wakeup.set()
 
+    async def abort(self, job: Job, error: str, ttl: float = 5) -> None:
+        """saq's, and then a job waiting out a retry's delay (in neither list, so saq leaves it
+        aborting for a worker that will never see it) is aborted here."""
+        waiting = job.status in (Status.NEW, Status.QUEUED)
+        await super().abort(job, error, ttl)
+        if waiting and job.status is Status.ABORTING:
+            await self.finish(job, Status.ABORTED, error=error)
+            await self.redis.delete(job.abort_id)
+
     async def _update(self, job: Job, status: Status | None = None, **kwargs: Any) -> None:
         """saq's own, with KEEPTTL: a finished job updated later (its callback's delivery) keeps
         the TTL its finish gave it, where a plain SET would keep it for ever."""
