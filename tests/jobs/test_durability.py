@@ -22,15 +22,18 @@ from tests.s3_fixtures import free_port
 JOBS = 12
 
 
-def command(tmp_path: Path, *args: str) -> list[str]:
-    """Test-sized timings: a dead worker's jobs are taken back within a few seconds."""
+def command(tmp_path: Path, jobs_url: str, *args: str) -> list[str]:
+    """Test-sized timings: a dead worker's jobs are taken back within a few seconds. Three jobs
+    at a time, since saq's Redis sweep waits two seconds for each stuck job in turn."""
     settings = [
         f"--storage={tmp_path / 'data'}",
+        f"--jobs-url={jobs_url}",
         "--allow-private-sources",
         "--job-heartbeat-s=1",
         "--job-retry-delay-s=0.05",
         "--job-host-limit=50",
         "--job-max-attempts=5",
+        "--job-concurrency=3",
         "--source-timeout-s=2",
     ]
     return [sys.executable, "-m", "imageserver_cli.main", *args, *settings]
@@ -67,12 +70,13 @@ async def up(session: aiohttp.ClientSession, url: str) -> None:
 
 async def test_kill_9_with_jobs_in_flight_then_restart(
     tmp_path: Path,
+    jobs_url: str,
     origin: Origin,
     receiver: Receiver,
     processes: Callable[[list[str]], subprocess.Popen[bytes]],
 ) -> None:
     first_port, second_port = free_port(), free_port()
-    server = processes(command(tmp_path, "serve", f"--port={first_port}"))
+    server = processes(command(tmp_path, jobs_url, "serve", f"--port={first_port}"))
     async with aiohttp.ClientSession() as session:
         url = f"http://127.0.0.1:{first_port}"
         await up(session, url)
@@ -90,8 +94,8 @@ async def test_kill_9_with_jobs_in_flight_then_restart(
         server.wait()
 
         url = f"http://127.0.0.1:{second_port}"
-        processes(command(tmp_path, "serve", f"--port={second_port}", "--no-workers"))
-        processes(command(tmp_path, "worker"))
+        processes(command(tmp_path, jobs_url, "serve", f"--port={second_port}", "--no-workers"))
+        processes(command(tmp_path, jobs_url, "worker"))
         await up(session, url)
         views = await all_finished(session, url, ids)
     assert {view["state"] for view in views} == {"succeeded"}
