@@ -6,6 +6,7 @@ Lookup order: memory (hot small outputs), storage, then render from the original
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -86,8 +87,13 @@ class Variants:
     def _track(self, output_key: str, work: Awaitable[Output]) -> asyncio.Future[Output]:
         task = asyncio.ensure_future(work)
         self._inflight[output_key] = task
-        task.add_done_callback(lambda _: self._inflight.pop(output_key, None))
+        task.add_done_callback(functools.partial(self._done, output_key))
         return task
+
+    def _done(self, output_key: str, task: asyncio.Future[Output]) -> None:
+        self._inflight.pop(output_key, None)
+        if not task.cancelled():
+            task.exception()  # seen: whoever awaited it has the error; nobody may have (ensure)
 
     async def _have(self, key: ImageKey, transform: Transform) -> bool:
         output_key = key.output(transform.token())
