@@ -77,6 +77,13 @@ class OverLimit(ImageServerError):
     code = "over_limit"
 
 
+class Encrypted(ImageServerError):
+    """A password-protected PDF uploaded without its password, or with a wrong one."""
+
+    status = 422
+    code = "encrypted"
+
+
 class UpstreamError(ImageServerError):
     status = 502
     code = "upstream_error"

@@ -94,6 +94,12 @@ class InputFormat:
     paged: bool = False  # several pages of which we show one (TIFF)
     vector: bool = False  # drawn at any size, so "never enlarge" does not apply (SVG)
     decoder: str = "libvips"  # or "heif": HEVC, which the pyvips-binary wheel cannot decode
+    # Pages of a document (PDF): counted against max_pages, and the pixel limit applies to each
+    # page as rendered for an output rather than to a nominal size.
+    document: bool = False
+    # Decoded in a worker process: the decoder is not thread-safe, or a crash must not take the
+    # server with it (PDFium is both).
+    isolated: bool = False
 
 
 INPUT_FORMATS: dict[str, InputFormat] = {
@@ -107,6 +113,15 @@ INPUT_FORMATS: dict[str, InputFormat] = {
         InputFormat("heic", "image/heic", decoder="heif"),
         InputFormat("tiff", "image/tiff", paged=True),
         InputFormat("svg", "image/svg+xml", vector=True),
+        InputFormat(
+            "pdf",
+            "application/pdf",
+            paged=True,
+            vector=True,
+            decoder="pdf",
+            document=True,
+            isolated=True,
+        ),
     )
 }
 
@@ -137,6 +152,8 @@ def _sniff_name(head: bytes) -> str | None:
         return "tiff"
     if _looks_like_svg(head):
         return "svg"
+    if b"%PDF-" in head[:1024]:  # readers accept a header anywhere in the first 1024 bytes
+        return "pdf"
     return None
 
 

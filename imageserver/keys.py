@@ -22,9 +22,16 @@ ORIGINAL = "original"
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-def content_hash(data: bytes) -> str:
-    """xxh3-128 of the original bytes: the same bytes always land in the same place."""
-    return xxhash.xxh3_128_hexdigest(data)
+def content_hash(data: bytes, password: str = "") -> str:
+    """xxh3-128 of the original bytes: the same bytes always land in the same place.
+
+    An encrypted PDF's password is hashed in after its bytes: whoever has the file but not the
+    password cannot derive where its pages are.
+    """
+    digest = xxhash.xxh3_128(data)
+    if password:
+        digest.update(b"\0" + password.encode())
+    return digest.hexdigest()
 
 
 def check_namespace(namespace: str) -> str:

@@ -27,33 +27,55 @@ class Originals:
         self.limits = limits
 
     async def ingest(
-        self, namespace: str, data: bytes, render_outputs: RenderOutputs | None = None
+        self,
+        namespace: str,
+        data: bytes,
+        render_outputs: RenderOutputs | None = None,
+        *,
+        password: str | None = None,
     ) -> tuple[ImageKey, dict[str, Any]]:
         """Checks before storing: nothing that fails to decode or breaks a limit is kept.
 
         `render_outputs(key)` (at least one output) makes the caller's outputs, for known and new
         originals alike. For a new one they run before it is stored, in place of the probe's trial
         decode: their renders decode the pixels anyway, so N outputs cost N decodes, not N + 1.
+
+        `password` opens an encrypted PDF. Its decrypted copy is stored, so renders need no
+        password later; its key hashes the uploaded bytes with the password (keys.content_hash).
         """
-        key = ImageKey(check_namespace(namespace), content_hash(data))
+        namespace = check_namespace(namespace)
+        key, data, encrypted = await self._unlocked(namespace, data, password)
         existing = await self.storage.get(key.info)
         if existing is not None:
             if render_outputs is not None:
                 await render_outputs(key)
             return key, json.loads(existing)
         found = await self._checked(key, data, render_outputs)
-        info = describe(key, found, len(data))
+        info = describe(key, found, len(data)) | ({"encrypted": True} if encrypted else {})
         await self.storage.put(key.original, data, content_type=found.input.mime, durable=True)
         await self.storage.put(key.info, json.dumps(info).encode(), content_type=JSON, durable=True)
         return key, info
+
+    async def _unlocked(
+        self, namespace: str, data: bytes, password: str | None
+    ) -> tuple[ImageKey, bytes, bool]:
+        """The key and the bytes to store: a decrypted copy when the password opened a PDF."""
+        if password:
+            copy = await self.pool.run(
+                render.unlock, data, password, isolated=render.isolated(data)
+            )
+            if copy is not None:
+                return ImageKey(namespace, content_hash(data, password)), copy, True
+        return ImageKey(namespace, content_hash(data)), data, False
 
     async def _checked(
         self, key: ImageKey, data: bytes, render_outputs: RenderOutputs | None
     ) -> render.Probe:
         """Header and limits first (milliseconds), then the trial decode or the outputs."""
+        isolated = render.isolated(data)
         if render_outputs is None:
-            return await self.pool.run(render.probe, data, self.limits)
-        found = await self.pool.run(render.inspect, data, self.limits)
+            return await self.pool.run(render.probe, data, self.limits, isolated=isolated)
+        found = await self.pool.run(render.inspect, data, self.limits, isolated=isolated)
         try:
             await render_outputs(key)
         except Undecodable:  # the bytes are bad: outputs made before that showed go too
@@ -90,7 +112,7 @@ def describe(key: ImageKey, found: render.Probe, size: int) -> dict[str, Any]:
     }
     if found.frames > 1:
         info["frames"] = found.frames
-    if found.pages > 1:
+    if found.pages > 1 or found.input.document:
         info["pages"] = found.pages
     if found.alpha:
         info["alpha"] = True

@@ -2,6 +2,7 @@
 
 A semaphore-like count in front of a thread pool (libvips releases the GIL), as imgproxy does:
 past `workers + queue` waiting renders we answer 503 instead of letting latency grow unbounded.
+Work marked `isolated` (PDF pages) goes to worker processes instead, under the same count.
 """
 
 from __future__ import annotations
@@ -9,32 +10,42 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .errors import Overloaded
+
+if TYPE_CHECKING:
+    from .render.processes import ProcessPool
 
 T = TypeVar("T")
 
 
 class RenderPool:
-    def __init__(self, workers: int, queue: int) -> None:
+    def __init__(self, workers: int, queue: int, processes: ProcessPool | None = None) -> None:
+        """Without `processes` isolated work runs in the threads too, one PDFium call at a time
+        (render/pdf.py holds a lock), but a crash would take the process with it."""
         self.workers = workers
         self.capacity = workers + queue
         self.pending = 0
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
+        self._processes = processes
 
     @property
     def queued(self) -> int:
         return max(0, self.pending - self.workers)
 
-    async def run(self, fn: Callable[..., T], *args: object) -> T:
+    async def run(self, fn: Callable[..., T], *args: object, isolated: bool = False) -> T:
         if self.pending >= self.capacity:
             raise Overloaded(f"{self.pending} renders in progress or waiting; try again shortly")
         self.pending += 1
         try:
+            if isolated and self._processes is not None:
+                return await self._processes.run(fn, *args)
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         finally:
             self.pending -= 1
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._processes is not None:
+            self._processes.close()

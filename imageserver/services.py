@@ -13,6 +13,7 @@ from .memcache import ByteLRU
 from .metrics import Metrics
 from .originals import Originals
 from .pool import RenderPool
+from .render.processes import ProcessPool
 from .settings import Settings
 from .sources import SourceFetcher
 from .storage import Storage, open_storage
@@ -42,7 +43,11 @@ class Services:
 
 
 def limits_of(settings: Settings) -> render.Limits:
-    return render.Limits(max_pixels=settings.max_pixels, max_frames=settings.max_frames)
+    return render.Limits(
+        max_pixels=settings.max_pixels,
+        max_frames=settings.max_frames,
+        max_pages=settings.pdf_max_pages,
+    )
 
 
 def fetch_policy_of(settings: Settings) -> FetchPolicy:
@@ -56,16 +61,32 @@ def fetch_policy_of(settings: Settings) -> FetchPolicy:
 
 def namespace_outputs_of(settings: Settings) -> dict[str, list[Transform]]:
     return {
-        ns: parse_tokens(",".join(tokens), max_side=settings.max_output_side)
+        ns: parse_tokens(
+            ",".join(tokens),
+            max_side=settings.max_output_side,
+            presets=settings.namespace_presets.get(ns),
+        )
         for ns, tokens in settings.namespace_outputs.items()
     }
+
+
+def _pdf_pool(settings: Settings) -> ProcessPool:
+    """PDFium is not thread-safe and parses hostile files: PDF pages render in processes."""
+    return ProcessPool(
+        settings.resolved_pdf_workers(),
+        settings.pdf_page_timeout_s,
+        render.configure,
+        (settings.vips_concurrency,),
+    )
 
 
 def build_services(settings: Settings) -> Services:
     render.configure(settings.vips_concurrency)
     metrics = Metrics(settings.statsd)
     storage = open_storage(settings.storage, settings)
-    pool = RenderPool(settings.resolved_render_workers(), settings.render_queue)
+    pool = RenderPool(
+        settings.resolved_render_workers(), settings.render_queue, _pdf_pool(settings)
+    )
     metrics.watch_pool(lambda: pool.pending)
     limits = limits_of(settings)
     originals = Originals(storage, pool, limits)

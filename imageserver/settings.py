@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import presets
 from .errors import ImageServerError
+from .formats import OUTPUT_FORMATS
 from .keys import check_namespace
-from .transform import parse_tokens
+from .transform import parse_token, parse_tokens
 
 ENV_PREFIX = "IMAGESERVER_"
 MiB = 1024 * 1024
@@ -56,9 +58,26 @@ class Settings:
         {},
         "outputs rendered on every upload, per namespace: 'avatars=x100.jpg,x50.webp;p=w200.jpg'",
     )
+    namespace_presets: dict[str, dict[str, str]] = _setting(
+        {},
+        "named outputs per namespace, used as NAME.FORMAT: 'docs=small:w150,header:1200x400'",
+    )
     render_workers: int = _setting(0, "parallel renders (0: one per core)")
     render_queue: int = _setting(64, "renders that may wait for a worker before 503s")
     vips_concurrency: int = _setting(1, "libvips threads per render (0: libvips default)")
+    pdf_workers: int = _setting(0, "processes that render PDF pages (0: one per core)")
+    pdf_page_timeout_s: float = _setting(
+        30.0, "longest one PDF page may take to render; its worker process is killed then"
+    )
+    pdf_max_pages: int = _setting(1000, "most pages a PDF may have")
+    rasterize_dpi: int = _setting(150, "rasterize jobs: default resolution of the page images")
+    rasterize_format: str = _setting("jpg", "rasterize jobs: default format of the page images")
+    rasterize_max_side: int = _setting(
+        0, "rasterize jobs: default longest side of a page image (0: --max-output-side)"
+    )
+    rasterize_fallback_dpi: int = _setting(
+        72, "rasterize jobs: resolution of pages over --max-pixels at the requested one"
+    )
     memory_cache_bytes: int = _setting(64 * MiB, "memory for hot outputs (0: off)")
     memory_cache_item_bytes: int = _setting(MiB, "largest output kept in the memory cache")
     maintenance_file: str = _setting("", "while this file exists /healthz answers 503")
@@ -112,6 +131,9 @@ class Settings:
 
     def resolved_render_workers(self) -> int:
         return self.render_workers or os.cpu_count() or 1
+
+    def resolved_pdf_workers(self) -> int:
+        return self.pdf_workers or os.cpu_count() or 1
 
     def resolved_jobs_url(self) -> str:
         """The jobs database beside the images by default (./data/jobs.db); S3 keeps it local."""
@@ -230,6 +252,7 @@ def _coerce(kind: Any, value: Any) -> Any:
         "bool": _to_bool,
         "list[str]": _to_list,
         "dict[str, list[str]]": _to_outputs_map,
+        "dict[str, dict[str, str]]": _to_presets_map,
     }
     return converters[kind](value)
 
@@ -270,6 +293,23 @@ def _to_outputs_map(value: Any) -> dict[str, list[str]]:
     return result
 
 
+def _to_presets_map(value: Any) -> dict[str, dict[str, str]]:
+    """Accepts a TOML table {ns = {name = stem}} or 'ns=name:stem,name:stem;ns2=...'."""
+    if isinstance(value, dict):
+        return {str(ns): {str(k): str(v) for k, v in table.items()} for ns, table in value.items()}
+    return {
+        ns: dict(_preset_pair(item) for item in items)
+        for ns, items in _to_outputs_map(value).items()
+    }
+
+
+def _preset_pair(item: str) -> tuple[str, str]:
+    name, sep, stem = item.partition(":")
+    if not sep:
+        raise ValueError(f"expected 'name:stem' (small:w150), got {item!r}")
+    return name.strip(), stem.strip()
+
+
 def _validate(settings: Settings) -> list[str]:
     positive = ("max_upload_bytes", "max_pixels", "max_frames", "max_output_side", "render_queue")
     problems = [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
@@ -282,6 +322,8 @@ def _validate(settings: Settings) -> list[str]:
     if settings.statsd and not settings.statsd.rpartition(":")[2].isdigit():
         problems.append(f"statsd: expected host:port, got {settings.statsd!r}")
     problems += _namespace_output_problems(settings)
+    problems += _preset_problems(settings)
+    problems += _pdf_problems(settings)
     problems += _s3_problems(settings)
     problems += _jobs_problems(settings)
     if settings.log_level not in {"debug", "info", "warning", "error"}:
@@ -297,9 +339,50 @@ def _namespace_output_problems(settings: Settings) -> list[str]:
     for namespace, tokens in settings.namespace_outputs.items():
         try:
             check_namespace(namespace)
-            parse_tokens(",".join(tokens), max_side=settings.max_output_side)
+            parse_tokens(
+                ",".join(tokens),
+                max_side=settings.max_output_side,
+                presets=settings.namespace_presets.get(namespace),
+            )
         except ImageServerError as exc:
             problems.append(f"namespace_outputs: {namespace}: {exc.message}")
+    return problems
+
+
+def _preset_problems(settings: Settings) -> list[str]:
+    """Presets are checked at start like default outputs: names, and stems that parse."""
+    problems = []
+    for namespace, table in settings.namespace_presets.items():
+        for name, stem in table.items():
+            problem = presets.name_problem(name) or _stem_problem(stem, settings)
+            if problem:
+                problems.append(f"namespace_presets: {namespace}: {name}: {problem}")
+        try:
+            check_namespace(namespace)
+        except ImageServerError as exc:
+            problems.append(f"namespace_presets: {exc.message}")
+    return problems
+
+
+def _stem_problem(stem: str, settings: Settings) -> str | None:
+    """A stem is a token without its format: `stem.jpg` must parse (jpg takes every option)."""
+    try:
+        parse_token(stem + ".jpg", max_side=settings.max_output_side)
+    except ImageServerError as exc:
+        return exc.message
+    return None
+
+
+def _pdf_problems(settings: Settings) -> list[str]:
+    positive = ("pdf_page_timeout_s", "pdf_max_pages", "rasterize_dpi", "rasterize_fallback_dpi")
+    problems = [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
+    if settings.pdf_workers < 0:
+        problems.append("pdf_workers: must be >= 0")
+    if not 0 <= settings.rasterize_max_side <= settings.max_output_side:
+        problems.append(f"rasterize_max_side: expected 0-{settings.max_output_side}")
+    if settings.rasterize_format not in OUTPUT_FORMATS:
+        expected = ", ".join(OUTPUT_FORMATS)
+        problems.append(f"rasterize_format: expected one of {expected}")
     return problems
 
 

@@ -1,4 +1,4 @@
-"""Output tokens (`300x200-smart-q50@2x.webp`) parsed once into an immutable `Transform`.
+"""Output tokens (`300x200-smart-q50-p2@2x.webp`) parsed once into an immutable `Transform`.
 
 Every field is validated here, before any pixel work, with a message naming the field, what was
 expected and what was received. `Transform.token()` is the one canonical spelling. Pure.
@@ -7,13 +7,16 @@ expected and what was received. `Transform.token()` is the one canonical spellin
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
 from .errors import BadRequest
 from .formats import FORMAT_ALIASES, OUTPUT_FORMATS
+from .presets import expand
 
 MAX_DENSITY = 3
+MAX_PAGE = 99_999  # pages of a document, 1-based; the document's own count is checked at render
 AUTO_FORMAT = "auto"  # chosen per request from the Accept header (see negotiate.py)
 _MAX_DIGITS = 6  # enough for any side we allow; stops '10**1000' from reaching int()
 
@@ -32,6 +35,7 @@ class Transform:
     fit: Fit = Fit.CROP
     quality: int | None = None
     density: int = 1
+    page: int = 1
 
     @property
     def is_box(self) -> bool:
@@ -46,12 +50,14 @@ class Transform:
         return self.height * self.density if self.height else None
 
     def token(self) -> str:
-        """The canonical spelling: size, fit, quality, density, extension, in that order."""
+        """The canonical spelling: size, fit, quality, page, density, extension, in that order."""
         parts = [self.size_token()]
         if self.fit is not Fit.CROP:
             parts.append(self.fit.value)
         if self.quality is not None:
             parts.append(f"q{self.quality}")
+        if self.page != 1:
+            parts.append(f"p{self.page}")
         density = f"@{self.density}x" if self.density != 1 else ""
         return "-".join(parts) + density + "." + self.format
 
@@ -69,9 +75,14 @@ _SIZE = re.compile(r"(?:(?P<kind>[whx])(?P<n>[0-9]+)|(?P<w>[0-9]+)x(?P<h>[0-9]+)
 _DENSITY = re.compile(r"(?P<d>[0-9]+)x")
 
 
-def parse_token(token: str, *, max_side: int = 8192) -> Transform:
-    """Parses any accepted spelling; `.token()` differs from the input for non-canonical ones."""
-    stem, dot, ext = token.rpartition(".")
+def parse_token(
+    token: str, *, max_side: int = 8192, presets: Mapping[str, str] | None = None
+) -> Transform:
+    """Parses any accepted spelling; `.token()` differs from the input for non-canonical ones.
+
+    `presets` are the namespace's: a leading preset name is expanded before parsing.
+    """
+    stem, dot, ext = expand(token, presets or {}).rpartition(".")
     if not dot or not stem:
         raise BadRequest(f"token: expected SIZE[-OPTIONS][@Nx].FORMAT, got {token!r}")
     fmt = _parse_format(ext)
@@ -132,6 +143,7 @@ def _bounded_int(digits: str, low: int, high: int) -> int | None:
 def _apply_options(transform: Transform, options: list[str]) -> Transform:
     fit: Fit | None = None
     quality: int | None = None
+    page: int | None = None
     for option in options:
         if option in ("fit", "smart"):
             if fit is not None:
@@ -140,9 +152,11 @@ def _apply_options(transform: Transform, options: list[str]) -> Transform:
                 )
             fit = Fit(option)
         elif option.startswith("q") and quality is None:
-            quality = _parse_quality(option)
+            quality = _numbered("quality", option, 100, "bad_quality")
+        elif option.startswith("p") and page is None:
+            page = _numbered("page", option, MAX_PAGE, "bad_page")
         else:
-            raise BadRequest(f"option: expected fit, smart or qN (once each), got {option!r}")
+            raise BadRequest(f"option: expected fit, smart, qN or pN (once each), got {option!r}")
     if fit is not None and not transform.is_box:
         raise BadRequest(
             f"{fit.value}: expected a box size (xN or WxH) to fit or crop into, "
@@ -157,6 +171,7 @@ def _apply_options(transform: Transform, options: list[str]) -> Transform:
         fit=fit or Fit.CROP,
         quality=quality,
         density=transform.density,
+        page=page or 1,
     )
 
 
@@ -165,11 +180,14 @@ def _has_quality(fmt: str) -> bool:
     return fmt == AUTO_FORMAT or OUTPUT_FORMATS[fmt].default_quality is not None
 
 
-def _parse_quality(option: str) -> int:
-    digits = option[1:]
-    value = _bounded_int(digits, 1, 100) if digits.isdigit() and digits.isascii() else None
+def _numbered(field_name: str, option: str, high: int, code: str) -> int:
+    """`q50`, `p3`: a letter, then an integer 1-high."""
+    letter, digits = option[0], option[1:]
+    value = _bounded_int(digits, 1, high) if digits.isdigit() and digits.isascii() else None
     if value is None:
-        raise BadRequest(f"quality: expected q1-q100, got {option!r}", code="bad_quality")
+        raise BadRequest(
+            f"{field_name}: expected {letter}1-{letter}{high}, got {option!r}", code=code
+        )
     return value
 
 
@@ -183,6 +201,12 @@ def _check_output_side(transform: Transform, max_side: int) -> None:
             )
 
 
-def parse_tokens(text: str, *, max_side: int = 8192) -> list[Transform]:
+def parse_tokens(
+    text: str, *, max_side: int = 8192, presets: Mapping[str, str] | None = None
+) -> list[Transform]:
     """Parses a comma-separated `outputs=` list; every token must be valid before any work."""
-    return [parse_token(t.strip(), max_side=max_side) for t in text.split(",") if t.strip()]
+    return [
+        parse_token(t.strip(), max_side=max_side, presets=presets)
+        for t in text.split(",")
+        if t.strip()
+    ]

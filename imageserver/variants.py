@@ -157,7 +157,9 @@ class Variants:
     ) -> list[Output]:
         data = original if original is not None else await self.originals.original(key)
         started = time.perf_counter()
-        rendered = await self.pool.run(render.render_many, data, transforms, self.limits)
+        rendered = await self.pool.run(
+            render.render_many, data, transforms, self.limits, isolated=render.isolated(data)
+        )
         seconds = (time.perf_counter() - started) / len(transforms)
         outputs = []
         for transform, result in zip(transforms, rendered, strict=True):

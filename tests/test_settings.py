@@ -123,6 +123,11 @@ def test_config_path_from_env(tmp_path: Path) -> None:
             {"avatars": ["x100.jpg", "x50.webp"]},
         ),
         ("namespace_outputs", "", {}),
+        (
+            "namespace_presets",
+            "docs=small:w150, header:1200x400-smart;p=thumb:x100",
+            {"docs": {"small": "w150", "header": "1200x400-smart"}, "p": {"thumb": "x100"}},
+        ),
     ],
 )
 def test_env_coercion(name: str, text: str, expected: Any) -> None:
@@ -156,6 +161,24 @@ def test_toml_native_types_and_tables(tmp_path: Path) -> None:
         "avatars": ["x100.jpg", "x50.webp"],
         "p": ["w200.jpg", "h100.png"],
     }
+
+
+def test_presets_from_toml_and_used_by_namespace_outputs(tmp_path: Path) -> None:
+    config = _toml(
+        tmp_path,
+        """
+        [namespace_outputs]
+        docs = ["small.jpg", "header-p2.webp"]
+
+        [namespace_presets.docs]
+        small = "w150"
+        header = "1200x400"
+        """,
+    )
+    settings = load(env={}, config_path=config)
+    assert settings.namespace_presets == {"docs": {"small": "w150", "header": "1200x400"}}
+    with pytest.raises(SettingsError, match=r"^namespace_outputs: p: size: .*'small'"):
+        load(env={"IMAGESERVER_NAMESPACE_OUTPUTS": "p=small.jpg"}, config_path=config)
 
 
 def test_flags_from_argparse() -> None:
@@ -227,6 +250,18 @@ def test_every_problem_is_reported_together(tmp_path: Path) -> None:
         ("source_timeout_s", "-1"),
         ("statsd", "localhost:"),
         ("log_level", "INFO"),
+        ("pdf_workers", "-1"),
+        ("pdf_page_timeout_s", "0"),
+        ("pdf_max_pages", "0"),
+        ("rasterize_dpi", "0"),
+        ("rasterize_fallback_dpi", "-72"),
+        ("rasterize_max_side", "8193"),
+        ("rasterize_format", "pdf"),
+        ("namespace_presets", "docs=small"),
+        ("namespace_presets", "docs=w150:w150"),
+        ("namespace_presets", "docs=small:w0"),
+        ("namespace_presets", "docs=small:w150.jpg"),
+        ("namespace_presets", "Docs=small:w150"),
     ],
 )
 def test_out_of_range_values_are_refused(name: str, text: str) -> None:

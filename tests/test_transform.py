@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from imageserver.errors import BadRequest
 from imageserver.formats import OUTPUT_FORMATS
-from imageserver.transform import MAX_DENSITY, Fit, Transform, parse_token, parse_tokens
+from imageserver.transform import MAX_DENSITY, MAX_PAGE, Fit, Transform, parse_token, parse_tokens
 
 MAX_SIDE = 8192
 
@@ -31,6 +31,12 @@ MAX_SIDE = 8192
         ("w8192.jpg", Transform(8192, None, "jpg")),
         ("h4096@2x.png", Transform(None, 4096, "png", density=2)),
         ("2730x1@3x.jpg", Transform(2730, 1, "jpg", density=3)),
+        ("w800-p3.webp", Transform(800, None, "webp", page=3)),
+        ("x300-p2.png", Transform(300, 300, "png", page=2)),
+        (
+            "300x200-smart-q50-p99999@2x.jpg",
+            Transform(300, 200, "jpg", fit=Fit.SMART, quality=50, density=2, page=MAX_PAGE),
+        ),
     ],
 )
 def test_valid_token(token: str, expected: Transform) -> None:
@@ -54,6 +60,9 @@ def test_valid_token(token: str, expected: Transform) -> None:
         ("w200-q050.jpg", "w200-q50.jpg"),
         ("w200@02x.jpg", "w200@2x.jpg"),
         ("300x300-q50-fit@1x.jpeg", "x300-fit-q50.jpg"),
+        ("w200-p1.jpg", "w200.jpg"),
+        ("w200-p03.jpg", "w200-p3.jpg"),
+        ("x200-p2-q50-smart.jpg", "x200-smart-q50-p2.jpg"),
     ],
 )
 def test_non_canonical_spelling(spelling: str, canonical: str) -> None:
@@ -86,9 +95,14 @@ def test_non_canonical_spelling(spelling: str, canonical: str) -> None:
         ("w200@.jpg", "density", "@1x to @3x", "'@'"),
         ("w200.bmp", "format", "jpg, png, webp, gif, avif", "'bmp'"),
         ("w200.pdf", "format", "jpg, png, webp, gif, avif", "'pdf'"),
-        ("w200-crop.jpg", "option", "fit, smart or qN", "'crop'"),
-        ("w200-.jpg", "option", "fit, smart or qN", "''"),
+        ("w200-crop.jpg", "option", "fit, smart, qN or pN", "'crop'"),
+        ("w200-.jpg", "option", "fit, smart, qN or pN", "''"),
         ("w200-q5-q6.jpg", "option", "once each", "'q6'"),
+        ("w200-p0.jpg", "page", "p1-p99999", "'p0'"),
+        ("w200-p100000.jpg", "page", "p1-p99999", "'p100000'"),
+        ("w200-p.jpg", "page", "p1-p99999", "'p'"),
+        ("w200-p2x.jpg", "page", "p1-p99999", "'p2x'"),
+        ("w200-p2-p3.jpg", "option", "once each", "'p3'"),
         ("x200-fit-smart.jpg", "fit", "one of fit or smart", "both 'fit' and 'smart'"),
         ("x200-smart-smart.jpg", "fit", "one of fit or smart", "both 'smart' and 'smart'"),
         ("w200-fit.jpg", "fit", "a box size (xN or WxH)", "'w200'"),
@@ -133,6 +147,7 @@ def transforms(draw: st.DrawFn) -> Transform:
         fit=draw(st.sampled_from(Fit)) if shape == "box" else Fit.CROP,
         quality=draw(st.none() | st.integers(1, 100)) if has_quality else None,
         density=density,
+        page=draw(st.integers(1, 3) | st.integers(1, MAX_PAGE)),
     )
 
 
@@ -143,7 +158,8 @@ def test_token_round_trips(transform: Transform) -> None:
 
 # Near-misses of the grammar reach every branch of the parser far more often than free text.
 TOKEN_LIKE = st.from_regex(
-    r"[whx0-9]{0,8}(-(fit|smart|q[0-9]{0,4}|[a-zQ]{1,3})){0,3}(@[0-9]{0,3}x?)?\.[a-zA-Z]{0,5}",
+    r"[whx0-9]{0,8}(-(fit|smart|q[0-9]{0,4}|p[0-9]{0,6}|[a-zQ]{1,3})){0,4}(@[0-9]{0,3}x?)?"
+    r"\.[a-zA-Z]{0,5}",
     fullmatch=True,
 )
 

@@ -11,10 +11,11 @@ from typing import Any
 
 import pyvips
 
-from .. import geometry
+from .. import geometry, pages
 from ..errors import OverLimit, Undecodable, UnsupportedMedia
 from ..formats import OUTPUT_FORMATS, InputFormat, OutputFormat, sniff
 from ..transform import Fit, Transform
+from . import pdf
 from .loaders import LOADERS, DecodeError, Header, Loader, Resize
 
 _WHITE = [255.0, 255.0, 255.0]
@@ -24,6 +25,7 @@ _WHITE = [255.0, 255.0, 255.0]
 class Limits:
     max_pixels: int
     max_frames: int
+    max_pages: int = 1000  # documents (PDF); frames and TIFF pages count against max_frames
 
 
 @dataclass(frozen=True)
@@ -65,17 +67,14 @@ def probe(data: bytes, limits: Limits) -> Probe:
     return found
 
 
-def inspect(data: bytes, limits: Limits) -> Probe:
-    """Header only: milliseconds even for a decompression bomb."""
-    input_format = sniff(data[:1024])
-    if input_format is None:
-        raise UnsupportedMedia(
-            "not a supported image (jpeg, png, gif, webp, avif, heic, tiff, svg)"
-        )
-    header = _run(lambda: _loader(input_format).header(data))
-    found = _describe(header, input_format)
-    _check_limits(found, limits)
-    return found
+def inspect(data: bytes, limits: Limits, page: int = 1) -> Probe:
+    """Header only: milliseconds even for a decompression bomb. `page` is 1-based."""
+    input_format = _input_format(data)
+    found = _header(data, input_format, 0, limits)
+    if page == 1:
+        return found
+    pages.check_page(page, found.pages)
+    return _header(data, input_format, page - 1, limits)
 
 
 def render(data: bytes, transform: Transform, limits: Limits) -> Rendered:
@@ -84,8 +83,8 @@ def render(data: bytes, transform: Transform, limits: Limits) -> Rendered:
 
 def render_many(data: bytes, transforms: list[Transform], limits: Limits) -> list[Rendered]:
     """Outputs of one original: each size is decoded and resized once, then encoded per format."""
-    source = inspect(data, limits)
-    jobs = [_job(source, transform) for transform in transforms]
+    sources = {page: inspect(data, limits, page) for page in {t.page for t in transforms}}
+    jobs = [_job(sources[transform.page], transform, limits) for transform in transforms]
     rendered: dict[int, Rendered] = {}
     for group in _same_pixels(jobs):
         outputs = _run(lambda group=group: _pipeline(data, [jobs[i] for i in group]))
@@ -103,9 +102,11 @@ class _Job:
     foreign_profile: bool
 
 
-def _job(source: Probe, transform: Transform) -> _Job:
+def _job(source: Probe, transform: Transform, limits: Limits) -> _Job:
     out = OUTPUT_FORMATS[transform.format]
     plan = geometry.plan(source.width, source.height, transform, enlarge=source.input.vector)
+    if source.input.document:
+        pages.check_pixels(plan.resize_width, plan.resize_height, limits.max_pixels)
     animated = source.frames > 1 and out.animation
     return _Job(transform, plan, out, animated, _loader(source.input), source.foreign_profile)
 
@@ -114,7 +115,8 @@ def _same_pixels(jobs: list[_Job]) -> list[list[int]]:
     """Indexes of jobs that differ only in format and quality: their pixels are decoded once."""
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, job in enumerate(jobs):  # what _resize and _crop_frames depend on
-        groups.setdefault((job.plan, job.animated, job.transform.fit), []).append(i)
+        key = (job.plan, job.animated, job.transform.fit, job.transform.page)
+        groups.setdefault(key, []).append(i)
     return list(groups.values())
 
 
@@ -130,8 +132,49 @@ def _pipeline(data: bytes, jobs: list[_Job]) -> list[Rendered]:
     return [_encode(_flatten(image, job), job) for job in jobs]
 
 
+def rasterize(data: bytes, page: int, raster: pages.Raster, limits: Limits) -> Rendered:
+    """One page of a document at a resolution (DPI) rather than at an output size."""
+    source = inspect(data, limits, page)
+    width = pages.raster_width(source.width, source.height, raster, limits.max_pixels)
+    return render(data, Transform(width, None, raster.format, page=page), limits)
+
+
+def unlock(data: bytes, password: str) -> bytes | None:
+    """A decrypted copy of a password-protected document; None for anything else."""
+    input_format = sniff(data[:1024])
+    if input_format is None or not input_format.document:
+        return None
+    return _run(lambda: pdf.unlock(data, password))
+
+
+def isolated(data: bytes) -> bool:
+    """Whether the original's decoder must run in a worker process (see formats.InputFormat)."""
+    input_format = sniff(data[:1024])
+    return input_format is not None and input_format.isolated
+
+
+def _input_format(data: bytes) -> InputFormat:
+    input_format = sniff(data[:1024])
+    if input_format is None:
+        raise UnsupportedMedia(
+            "not a supported image (jpeg, png, gif, webp, avif, heic, tiff, svg) or PDF"
+        )
+    return input_format
+
+
+def _header(data: bytes, input_format: InputFormat, page: int, limits: Limits) -> Probe:
+    """`page` is 0-based here, as loaders take it."""
+    header = _run(lambda: _loader(input_format).header(data, page))
+    found = _describe(header, input_format)
+    _check_limits(found, limits)
+    return found
+
+
+_LOADERS: dict[str, Loader] = {**LOADERS, "pdf": pdf.PdfLoader()}
+
+
 def _loader(input_format: InputFormat) -> Loader:
-    return LOADERS[input_format.decoder]
+    return _LOADERS[input_format.decoder]
 
 
 def _describe(header: Header, input_format: InputFormat) -> Probe:
@@ -142,6 +185,11 @@ def _describe(header: Header, input_format: InputFormat) -> Probe:
 
 
 def _check_limits(found: Probe, limits: Limits) -> None:
+    """Documents: pages here, pixels per page as drawn (_job). Images: frames and pixels."""
+    if found.input.document:
+        if found.pages > limits.max_pages:
+            raise OverLimit(f"{found.pages} pages is over the limit of {limits.max_pages}")
+        return
     if max(found.frames, found.pages) > limits.max_frames:
         raise OverLimit(
             f"{max(found.frames, found.pages)} frames is over the limit of {limits.max_frames}"
@@ -164,10 +212,11 @@ def _resize(job: _Job) -> Resize:
     colour = {"output_profile": "srgb"} if job.foreign_profile else {}
     if job.animated:  # libvips would crop only the first frame of an animation
         return Resize(plan.resize_width, plan.resize_height, {"size": "force", **colour}, "n=-1")
+    page = job.transform.page - 1
     if plan.crops:
         crop = "attention" if job.transform.fit is Fit.SMART else "centre"
-        return Resize(plan.width, plan.height, {"crop": crop, **colour})
-    return Resize(plan.width, plan.height, {"size": "force", **colour})
+        return Resize(plan.width, plan.height, {"crop": crop, **colour}, page=page)
+    return Resize(plan.width, plan.height, {"size": "force", **colour}, page=page)
 
 
 def _crop_frames(image: pyvips.Image, job: _Job) -> pyvips.Image:

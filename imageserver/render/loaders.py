@@ -2,6 +2,7 @@
 
 libvips decodes everything itself except HEVC-coded HEIF (patents keep libde265 out of the
 pyvips-binary wheel): pillow-heif decodes those, and the pixels go to libvips without a copy.
+PDF pages come from PDFium (render/pdf.py), the same way. `page` is 0-based here.
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ class Resize:
     height: int
     options: dict[str, Any]
     load_options: str = ""
+    page: int = 0
 
 
 class Loader(Protocol):
-    def header(self, data: bytes) -> Header: ...
+    def header(self, data: bytes, page: int) -> Header: ...
 
     def load_resized(self, data: bytes, resize: Resize) -> pyvips.Image: ...
 
@@ -52,8 +54,8 @@ class Loader(Protocol):
 class LibvipsLoader:
     """Everything libvips reads itself: shrink-on-load, EXIF rotation and ICC import in one call."""
 
-    def header(self, data: bytes) -> Header:
-        image = pyvips.Image.new_from_buffer(data, "", access="sequential")
+    def header(self, data: bytes, page: int) -> Header:
+        image = pyvips.Image.new_from_buffer(data, _page_option(page), access="sequential")
         return Header(
             image.width,
             image.height,
@@ -66,7 +68,9 @@ class LibvipsLoader:
         )
 
     def load_resized(self, data: bytes, resize: Resize) -> pyvips.Image:
-        options = ",".join(filter(None, (LOAD_OPTIONS, resize.load_options)))
+        options = ",".join(
+            filter(None, (LOAD_OPTIONS, resize.load_options, _page_option(resize.page)))
+        )
         return pyvips.Image.thumbnail_buffer(
             data, resize.width, height=resize.height, option_string=options, **resize.options
         )
@@ -78,8 +82,8 @@ class LibvipsLoader:
 class HeifLoader:
     """HEVC HEIF via pillow-heif; the container's rotation is applied by libheif on decode."""
 
-    def header(self, data: bytes) -> Header:
-        heif = _open_heif(data)
+    def header(self, data: bytes, page: int) -> Header:
+        heif = _open_heif(data)  # one picture: render.inspect refuses page > 0
         width, height = heif.size
         icc = heif.info.get("icc_profile") if heif.info.get("icc_profile_type") != "nclx" else None
         return Header(width, height, 1, 1, "A" in heif.mode, _is_foreign(icc or b""))
@@ -156,6 +160,11 @@ def _text(tag: bytes) -> str:
         size, offset = int.from_bytes(tag[20:24], "big"), int.from_bytes(tag[24:28], "big")
         return tag[offset : offset + size].decode("utf-16-be", errors="replace")
     return ""
+
+
+def _page_option(page: int) -> str:
+    """Only paged loaders (TIFF) know the option, and only pages after the first need it."""
+    return f"page={page}" if page else ""
 
 
 def _int_field(image: pyvips.Image, name: str, default: int) -> int:

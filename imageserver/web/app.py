@@ -9,6 +9,7 @@ from aiohttp import web
 from ..jobs import Jobs, Workers
 from ..services import build_services
 from ..settings import Settings
+from .accesslog import redact_access_log
 from .appkeys import JOBS, SERVICES
 from .middleware import error_middleware
 from .routes import add_routes
@@ -16,6 +17,7 @@ from .routes import add_routes
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
+    redact_access_log()
     app[SERVICES] = build_services(settings)
     app[JOBS] = Jobs(settings)
     app.cleanup_ctx.append(_services_context)

@@ -7,7 +7,7 @@ import os
 
 from aiohttp import web
 
-from .. import __version__, negotiate
+from .. import __version__, negotiate, presets
 from ..errors import BadRequest, ImageServerError
 from ..fetch import read_capped
 from ..keys import ImageKey, check_namespace
@@ -16,6 +16,8 @@ from ..services import Services
 from ..transform import AUTO_FORMAT, Transform, parse_token, parse_tokens
 from .appkeys import SERVICES
 from .responses import immutable_bytes
+
+PRESET_REDIRECT_CACHE = "public, max-age=3600"
 
 
 def _services(request: web.Request) -> Services:
@@ -49,7 +51,9 @@ async def upload(request: web.Request) -> web.Response:
     namespace = check_namespace(request.match_info["namespace"])
     outputs = _requested_outputs(request, services) + services.namespace_outputs.get(namespace, [])
     data = await _original_bytes(request, services)
-    _, info = await services.originals.ingest(namespace, data, _renderer(services, outputs, data))
+    render_outputs = _renderer(services, outputs, data)
+    password = request.query.get("password")  # encrypted PDFs; never logged (web/accesslog.py)
+    _, info = await services.originals.ingest(namespace, data, render_outputs, password=password)
     return web.json_response(info)
 
 
@@ -63,7 +67,9 @@ def _renderer(services: Services, outputs: list[Transform], data: bytes) -> Rend
 def _requested_outputs(request: web.Request, services: Services) -> list[Transform]:
     """Validated before the body is read: a bad token costs the client nothing."""
     return parse_tokens(
-        request.query.get("outputs", ""), max_side=services.settings.max_output_side
+        request.query.get("outputs", ""),
+        max_side=services.settings.max_output_side,
+        presets=services.settings.namespace_presets.get(request.match_info["namespace"]),
     )
 
 
@@ -104,9 +110,10 @@ async def output(request: web.Request) -> web.Response:
         return immutable_bytes(request, hot.body, hot.content_type, hot.etag)
     key = _image_key(request)
     token = request.match_info["token"]
-    transform = parse_token(token, max_side=services.settings.max_output_side)
+    named = services.settings.namespace_presets.get(key.namespace, {})
+    transform = parse_token(token, max_side=services.settings.max_output_side, presets=named)
     if transform.token() != token:
-        raise web.HTTPMovedPermanently(_canonical_location(request, transform))
+        raise _to_canonical(request, transform, presets.is_preset(token, named))
     concrete = await _negotiated(request, services, key, transform)
     vary = {"Vary": "Accept"} if concrete is not transform else None
     try:
@@ -133,6 +140,15 @@ async def _negotiated(
         alpha=info.get("alpha", False),
         animated=info.get("frames", 1) > 1,
     )
+
+
+def _to_canonical(request: web.Request, transform: Transform, preset: bool) -> web.HTTPException:
+    """Other spellings move for good (301). A preset may be redefined, so its redirect is
+    temporary (302) and cached briefly: outputs stay stored and served under canonical names."""
+    location = _canonical_location(request, transform)
+    if preset:
+        return web.HTTPFound(location, headers={"Cache-Control": PRESET_REDIRECT_CACHE})
+    return web.HTTPMovedPermanently(location)
 
 
 def _canonical_location(request: web.Request, transform: Transform) -> str:

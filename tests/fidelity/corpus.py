@@ -25,11 +25,7 @@ REFUSED = {
     "xcsn0g01.png": (422, "undecodable"),  # bad IDAT CRC
     "monkey12.jpg": (422, "undecodable"),  # 12-bit JPEG: the 8-bit libjpeg cannot decode it
     "colors-animated-8bpc.avif": (422, "undecodable"),  # AVIF sequence: libvips has no loader
-    # PDFs are documents, not images: page rendering is its own feature
-    "AutoCad_Diagram.pdf": (415, "unsupported_media_type"),
-    "GeoBase_NHNC1_Data_Model_UML_EN.pdf": (415, "unsupported_media_type"),
-    "Seige_of_Vicksburg_Sample_OCR.pdf": (415, "unsupported_media_type"),
-    "encrypted-file.pdf": (415, "unsupported_media_type"),
+    "encrypted-file.pdf": (422, "encrypted"),  # uploaded without ?password=
 }
 
 

@@ -1,0 +1,93 @@
+"""Worker processes for decoders that must not run in the server's process (PDFium).
+
+One single-process executor per worker. A worker that dies (a crash on a hostile file, or the
+end of its deadline) breaks its executor (BrokenProcessPool): that fails only the one task it was
+running, and only that executor is replaced. With one executor for all workers, every task in
+flight would fail with it, and a hostile upload would take its neighbours' renders down too.
+
+Each task has a deadline that the worker enforces on itself: an interval timer raises SIGALRM,
+whose default action ends the process, so no C call (PDFium parsing a page) can outlast it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import multiprocessing
+import signal
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from ..errors import ImageServerError, OverLimit, Undecodable
+
+T = TypeVar("T")
+
+# Workers fork from a server process started once, with the decoders already imported: a fresh
+# process (after a death) is ready in milliseconds, and never inherits the event loop's threads.
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(["imageserver.render"])
+
+
+class ProcessPool:
+    def __init__(
+        self,
+        workers: int,
+        timeout_s: float,
+        initializer: Callable[..., None],
+        initargs: tuple[Any, ...] = (),
+    ) -> None:
+        """Processes start on first use, so a server that never sees a PDF never starts one."""
+        self.timeout_s = timeout_s
+        self._new_executor = functools.partial(
+            ProcessPoolExecutor,
+            max_workers=1,
+            mp_context=_CONTEXT,
+            initializer=initializer,
+            initargs=initargs,
+        )
+        self._executors = {self._new_executor() for _ in range(workers)}
+        self._idle: asyncio.Queue[ProcessPoolExecutor] = asyncio.Queue()
+        for executor in self._executors:
+            self._idle.put_nowait(executor)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in a free worker; a worker that dies costs this task alone."""
+        executor = await self._idle.get()
+        started = time.monotonic()
+        future = asyncio.wrap_future(executor.submit(_with_deadline, self.timeout_s, fn, *args))
+        future.add_done_callback(functools.partial(self._release, executor))
+        try:
+            # shielded: a caller that gives up does not free the worker before its task ends
+            return await asyncio.shield(future)
+        except BrokenProcessPool:
+            raise self._death(time.monotonic() - started) from None
+
+    def close(self) -> None:
+        for executor in self._executors:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def _release(self, executor: ProcessPoolExecutor, done: asyncio.Future[Any]) -> None:
+        """The worker is free again or, if it died, its replacement is."""
+        if not done.cancelled() and isinstance(done.exception(), BrokenProcessPool):
+            executor.shutdown(wait=False)
+            self._executors.discard(executor)
+            executor = self._new_executor()
+            self._executors.add(executor)
+        self._idle.put_nowait(executor)
+
+    def _death(self, elapsed_s: float) -> ImageServerError:
+        if elapsed_s >= self.timeout_s:
+            return OverLimit(f"rendering took longer than {self.timeout_s:g} s and was stopped")
+        return Undecodable("the file crashed its decoder (the worker process died)")
+
+
+def _with_deadline(timeout_s: float, fn: Callable[..., T], *args: Any) -> T:
+    """Runs in the worker: SIGALRM's default action ends the process at the deadline."""
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        return fn(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
