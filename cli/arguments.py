@@ -7,9 +7,8 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from imageserver.errors import BadRequest
 from imageserver.settings import Settings
-from imageserver.transform import AUTO_FORMAT, Transform, parse_token
+from imageserver.transform import Transform, parse_tokens
 
 # What settings.load takes: one flag per setting (settings.add_arguments), and --config.
 SETTING_NAMES = frozenset({f.name for f in dataclasses.fields(Settings)} | {"config"})
@@ -28,13 +27,5 @@ def positive_int(text: str) -> int:
 
 
 def output_tokens(tokens: Iterable[str], max_side: int) -> list[Transform]:
-    """Tokens parsed as the server parses them; `.auto` needs a request's Accept header."""
-    transforms = [parse_token(t.strip(), max_side=max_side) for t in tokens if t.strip()]
-    for transform in transforms:
-        if transform.format == AUTO_FORMAT:
-            raise BadRequest(
-                f"format: .auto is chosen per request from its Accept header; name a format "
-                f"for files, got {transform.token()!r}",
-                code="bad_format",
-            )
-    return transforms
+    """Tokens parsed as the server parses outputs lists."""
+    return parse_tokens(",".join(tokens), max_side=max_side)

@@ -204,9 +204,20 @@ def _check_output_side(transform: Transform, max_side: int) -> None:
 def parse_tokens(
     text: str, *, max_side: int = 8192, presets: Mapping[str, str] | None = None
 ) -> list[Transform]:
-    """Parses a comma-separated `outputs=` list; every token must be valid before any work."""
-    return [
+    """Parses a comma-separated `outputs=` list; every token must be valid before any work.
+
+    Listed outputs are made ahead of any request, so `.auto` (chosen per request) is refused.
+    """
+    transforms = [
         parse_token(t.strip(), max_side=max_side, presets=presets)
         for t in text.split(",")
         if t.strip()
     ]
+    for transform in transforms:
+        if transform.format == AUTO_FORMAT:
+            raise BadRequest(
+                "format: .auto is chosen per request from its Accept header; outputs made ahead "
+                f"of requests need a format, got {transform.token()!r}",
+                code="bad_format",
+            )
+    return transforms

@@ -185,3 +185,12 @@ async def test_full_render_queue_answers_503(start_server: ServerFactory) -> Non
     assert (503, "1") in results
     assert (200, None) in results
     assert {status for status, _ in results} == {200, 503}
+
+
+async def test_auto_is_refused_in_outputs_lists(server: Server) -> None:
+    params = {"outputs": "w100.jpg,w100.auto"}
+    async with server.session.post(
+        server.url + "/p", data=image_bytes("small.png"), params=params
+    ) as resp:
+        message = await expect_error(resp, 400, "bad_format")
+    assert ".auto" in message
