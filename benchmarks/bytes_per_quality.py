@@ -15,15 +15,14 @@ import functools
 import io
 import statistics
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pyvips
 from PIL import Image
 
+from benchmarks.images import references
 from tests.imagecompare import ssim
 
-TESTDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
 PHOTOS = [
     "2569067123_aca715a2ee_o.jpg",
     "xmp_test.jpg",
@@ -86,15 +85,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--width", type=int, default=720)
     args = parser.parse_args()
-    pyvips.cache_set_max(0)
-    references = [
-        pyvips.Image.thumbnail(str(TESTDATA / name), args.width, output_profile="srgb")
-        .colourspace("srgb")[:3]
-        .copy_memory()
-        for name in PHOTOS
-    ]
-    baselines = [pillow_jpeg(r) for r in references]
-    targets = [quality_of(r, b) for r, b in zip(references, baselines, strict=True)]
+    photos = references(PHOTOS, args.width)
+    baselines = [pillow_jpeg(r) for r in photos]
+    targets = [quality_of(r, b) for r, b in zip(photos, baselines, strict=True)]
     size_kb = statistics.median(map(len, baselines)) / 1024
     target = statistics.median(targets)
     print(f"Pillow JPEG q80, w{args.width}: median {size_kb:.1f} KB, SSIM {target:.4f}")
@@ -102,7 +95,7 @@ def main() -> None:
     print("|---|---|---|---|")
     for fmt, suffix, options in CANDIDATES:
         ratios, qs = [], []
-        for reference, baseline, target in zip(references, baselines, targets, strict=True):
+        for reference, baseline, target in zip(photos, baselines, targets, strict=True):
             encoder = functools.partial(encode, reference, suffix, options)
             data, q = smallest_reaching(target, encoder, reference)
             ratios.append(len(data) / len(baseline))

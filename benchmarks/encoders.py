@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 import pyvips
 
+from benchmarks.images import references
 from tests.imagecompare import ssim
 
-TESTDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
 PHOTOS = [
     "2569067123_aca715a2ee_o.jpg",
     "xmp_test.jpg",
@@ -55,12 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--width", type=int, default=720)
     args = parser.parse_args()
-    pyvips.cache_set_max(0)
-    images = [
-        pyvips.Image.thumbnail(str(TESTDATA / name), args.width).colourspace("srgb").copy_memory()
-        for name in PHOTOS
-    ]
-    images = [i.flatten(background=[255, 255, 255]) if i.hasalpha() else i for i in images]
+    images = references(PHOTOS, args.width)
     print(f"| format | options | median KB | median SSIM | median encode ms |  (w{args.width})")
     print("|---|---|---|---|---|")
     for suffix, options in CANDIDATES:

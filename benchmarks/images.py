@@ -34,3 +34,15 @@ def prepare(directory: Path) -> Path:
         image = pyvips.Image.thumbnail(str(PHOTO), 6000, height=4000, crop="centre", size="force")
         image.write_to_file(str(big), Q=90)
     return directory
+
+
+def references(names: list[str], width: int) -> list[pyvips.Image]:
+    """Corpus photos resized to `width` in 8-bit sRGB, alpha on white: what encoders are fed."""
+    pyvips.cache_set_max(0)
+    found = []
+    for name in names:
+        image = pyvips.Image.thumbnail(str(TESTDATA / name), width, output_profile="srgb")
+        if image.hasalpha():
+            image = image.flatten(background=[255, 255, 255])
+        found.append(image.colourspace("srgb").copy_memory())
+    return found
