@@ -51,10 +51,26 @@ class Originals:
                 await render_outputs(key)
             return key, json.loads(existing)
         found = await self._checked(key, data, render_outputs)
-        info = describe(key, found, len(data)) | ({"encrypted": True} if encrypted else {})
+        return key, await self._store(key, data, found, {"encrypted": True} if encrypted else {})
+
+    async def adopt(
+        self, namespace: str, rendered: render.Rendered
+    ) -> tuple[ImageKey, dict[str, Any]]:
+        """Stores an image this server rendered (a rasterized PDF page) as an original of its
+        own. Its size and format are known, so it is not decoded again."""
+        key = ImageKey(check_namespace(namespace), content_hash(rendered.data))
+        existing = await self.storage.get(key.info)
+        if existing is not None:
+            return key, json.loads(existing)
+        return key, await self._store(key, rendered.data, render.probe_of(rendered))
+
+    async def _store(
+        self, key: ImageKey, data: bytes, found: render.Probe, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        info = describe(key, found, len(data)) | (extra or {})
         await self.storage.put(key.original, data, content_type=found.input.mime, durable=True)
         await self.storage.put(key.info, json.dumps(info).encode(), content_type=JSON, durable=True)
-        return key, info
+        return info
 
     async def _unlocked(
         self, namespace: str, data: bytes, password: str | None

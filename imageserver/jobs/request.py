@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import BadRequest
+from ..formats import OUTPUT_FORMATS
 from ..keys import check_namespace
 from ..netguard import check_source_url
 from ..settings import Settings
@@ -22,6 +23,8 @@ MAX_TIMEOUT_S = 600.0
 MAX_HEADERS = 32
 MAX_TEXT = 4096
 MAX_GROUP_LIMIT = 1000
+MAX_DPI = 1200
+_HASH = re.compile(r"[0-9a-f]{32}")
 _KEY_TEXT = re.compile(r"[A-Za-z0-9._:/@+=-]{1,200}")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
 # Set by the HTTP client or about the connection itself: a job may not choose them.
@@ -75,7 +78,7 @@ class Fetch:
 class JobRequest:
     kind: str
     queue: str
-    fetch: Fetch
+    fetch: Fetch | None  # None for a job on a stored original (its params name its `hash`)
     params: dict[str, Any]
     callback: str | None = None
     extra: str | None = None
@@ -87,14 +90,19 @@ class JobRequest:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> JobRequest:
-        return cls(**{**data, "fetch": Fetch(**data["fetch"])})
+        fetch = Fetch(**data["fetch"]) if data.get("fetch") else None
+        return cls(**{**data, "fetch": fetch})
 
 
 def parse_request(
     body: Mapping[str, Any], settings: Settings, kinds: Mapping[str, ParseParams]
 ) -> JobRequest:
-    """`kinds` maps each job kind to the parser of its own fields (the task registry's)."""
-    kind = _text(body, "kind") or "ingest"
+    """`kinds` maps each job kind to the parser of its own fields (the task registry's).
+
+    Without `kind`, a body with a field named after a kind is that kind (`"rasterize": {...}`).
+    A kind's params that name a stored original (`hash`) leave nothing to fetch.
+    """
+    kind = _text(body, "kind") or next((name for name in kinds if name in body), "ingest")
     if kind not in kinds:
         raise BadRequest(f"kind: expected one of {', '.join(sorted(kinds))}, got {kind!r}")
     params = kinds[kind](body, settings)
@@ -104,7 +112,7 @@ def parse_request(
     return JobRequest(
         kind=kind,
         queue=_queue(body, settings),
-        fetch=_fetch(body, settings),
+        fetch=None if "hash" in params else _fetch(body, settings),
         params=params,
         callback=_callback(body),
         extra=_text(body, "extra", MAX_TEXT),
@@ -126,7 +134,52 @@ def parse_ingest_params(body: Mapping[str, Any], settings: Settings) -> dict[str
             "outputs: .auto is chosen per request from its Accept header; name a format",
             code="bad_format",
         )
-    return {"namespace": namespace, "outputs": list(dict.fromkeys(t.token() for t in transforms))}
+    tokens = list(dict.fromkeys(t.token() for t in transforms))
+    return {"namespace": namespace, "outputs": tokens, **_password(body)}
+
+
+def parse_rasterize_params(body: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """Every page of a PDF into its own image: the PDF from `source`, or stored (`hash`)."""
+    namespace = check_namespace(_text(body, "namespace") or "")
+    options = body.get("rasterize")
+    if not isinstance(options, dict) or set(options) - {"dpi", "format", "max_side"}:
+        raise BadRequest("rasterize: expected an object of dpi, format and max_side")
+    raster = {
+        "dpi": _int(options, "dpi", 1, MAX_DPI) or settings.rasterize_dpi,
+        "format": _raster_format(options, settings),
+        "max_side": _int(options, "max_side", 1, settings.max_output_side)
+        or settings.rasterize_max_side
+        or settings.max_output_side,
+        "fallback_dpi": settings.rasterize_fallback_dpi,
+    }
+    return {"namespace": namespace, "rasterize": raster, **_stored_or_source(body)}
+
+
+def _raster_format(options: Mapping[str, Any], settings: Settings) -> str:
+    fmt = _text(options, "format") or settings.rasterize_format
+    if fmt not in OUTPUT_FORMATS:
+        expected = ", ".join(OUTPUT_FORMATS)
+        raise BadRequest(f"format: expected one of {expected}, got {fmt!r}", code="bad_format")
+    return fmt
+
+
+def _stored_or_source(body: Mapping[str, Any]) -> dict[str, Any]:
+    """`hash` names a stored original (already decrypted: no password); else `source` is
+    fetched (with `password` for an encrypted PDF)."""
+    hash_ = _text(body, "hash")
+    if hash_ is None:
+        return _password(body)
+    if "source" in body or "password" in body:
+        raise BadRequest("hash: expected either hash or source (and password), not both")
+    if not _HASH.fullmatch(hash_):
+        raise BadRequest(f"hash: expected 32 hex digits, got {hash_!r}")
+    return {"hash": hash_}
+
+
+def _password(body: Mapping[str, Any]) -> dict[str, Any]:
+    """An encrypted PDF's password: kept in the job's params, never shown (views.py)."""
+    password = _text(body, "password", MAX_TEXT)
+    return {"password": password} if password else {}
 
 
 def _fetch(body: Mapping[str, Any], settings: Settings) -> Fetch:

@@ -20,6 +20,7 @@ from saq.types import Context
 
 from ..errors import ImageServerError, UpstreamTimeout
 from ..formats import sniff
+from ..keys import ImageKey
 from ..netguard import check_source_url
 from ..services import Services
 from .client import Jobs
@@ -53,7 +54,7 @@ class Runner:
         parsed = JobRequest.from_json(request)
         try:
             async with asyncio.timeout(self.settings.job_timeout_s), heartbeat(job):
-                data = await self._fetch(job, parsed.fetch)
+                data = await self._input(job, parsed)
                 work = Work(self.services, parsed.params, data, base_url, _reporter(job))
                 result = await KINDS[parsed.kind].run(work)
         except Exception as exc:  # not CancelledError: a cancel or a shutdown is saq's to handle
@@ -61,6 +62,13 @@ class Runner:
         job.meta.pop("error", None)  # a failed attempt's, before this one succeeded
         await self.jobs.send_callback(job)
         return result
+
+    async def _input(self, job: Job, parsed: JobRequest) -> bytes:
+        """The source, fetched; or the stored original the params name (nothing to fetch)."""
+        if parsed.fetch is None:
+            key = ImageKey(parsed.params["namespace"], parsed.params["hash"])
+            return await self.services.originals.original(key)
+        return await self._fetch(job, parsed.fetch)
 
     async def _fetch(self, job: Job, fetch: Fetch) -> bytes:
         async with self.limiter.holding(self._slots(fetch), job.key, fetch.timeout_s):

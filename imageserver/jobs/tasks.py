@@ -13,10 +13,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import documents
 from ..keys import ImageKey
+from ..pages import Raster
 from ..services import Services
 from ..transform import Transform, parse_token
-from .request import ParseParams, parse_ingest_params
+from .request import ParseParams, parse_ingest_params, parse_rasterize_params
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class Work:
 
     services: Services
     params: dict[str, Any]  # what the kind's parser made of the request
-    data: bytes  # the source, fetched
+    data: bytes  # the source, fetched; or the stored original the params name by `hash`
     base_url: str  # of the server the job was submitted to, for the result's URLs
     progress: Callable[[float], Awaitable[None]]  # the kind's own 0-1 (shown as 50-100%)
 
@@ -60,8 +62,28 @@ async def ingest(work: Work) -> dict[str, Any]:
     wanted += services.namespace_outputs.get(namespace, [])
     outputs = list({t.token(): t for t in wanted}.values())
     render = _renderer(services, outputs, work.data) if outputs else None
-    key, info = await services.originals.ingest(namespace, work.data, render)
+    password = work.params.get("password")
+    key, info = await services.originals.ingest(namespace, work.data, render, password=password)
     return {"hash": key.hash, "info": info, "outputs": _urls(work.base_url, key, outputs)}
+
+
+async def rasterize(work: Work) -> dict[str, Any]:
+    """Every page of a PDF into an image of its own (documents.py), with the manifest's URL as
+    the one output. The PDF is the stored original named by `hash`, or the source, stored first."""
+    services, params = work.services, work.params
+    if "hash" in params:
+        key = ImageKey(params["namespace"], params["hash"])
+    else:
+        password = params.get("password")
+        key, _ = await services.originals.ingest(params["namespace"], work.data, password=password)
+    raster = Raster(**params["rasterize"])
+    manifest = await documents.rasterize(services, key, raster, work.progress)
+    return {
+        "hash": key.hash,
+        "info": await services.originals.info(key),
+        "outputs": {documents.MANIFEST: f"{work.base_url}/{key.output(documents.MANIFEST)}"},
+        "pages": manifest["pages"],
+    }
 
 
 def _renderer(
@@ -75,3 +97,4 @@ def _urls(base_url: str, key: ImageKey, outputs: list[Transform]) -> dict[str, s
 
 
 register(JobKind("ingest", parse_ingest_params, ingest))
+register(JobKind("rasterize", parse_rasterize_params, rasterize))

@@ -78,10 +78,12 @@ def job_view(job: Job) -> dict[str, Any]:
 
 
 def _request_view(request: dict[str, Any]) -> dict[str, Any]:
-    """The submitted fields, flat as they were sent; kind and queue are shown above."""
+    """The submitted fields, flat as they were sent; kind and queue are shown above. Not the
+    source's headers nor a PDF's password: they are credentials."""
     shown = {k: v for k, v in request.items() if k not in ("kind", "queue", "fetch", "params")}
-    fetch = {k: v for k, v in request.get("fetch", {}).items() if k != "headers"}
-    return {**request.get("params", {}), **fetch, **shown}
+    fetch = {k: v for k, v in (request.get("fetch") or {}).items() if k != "headers"}
+    params = {k: v for k, v in request.get("params", {}).items() if k != "password"}
+    return {**params, **fetch, **shown}
 
 
 def _callback_view(url: str | None, delivery: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -101,7 +103,7 @@ def callback_payload(job: Job) -> dict[str, Any]:
         "error": error.get("code", ""),
         "message": error.get("message", ""),
         "extra": request.get("extra"),
-        "source_url": request.get("fetch", {}).get("source"),
+        "source_url": (request.get("fetch") or {}).get("source"),
         "response_code": job.meta.get("response_code", 0),
         "hash": result.get("hash") if result else None,
         "info": result.get("info") if result else None,

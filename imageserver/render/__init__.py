@@ -13,7 +13,7 @@ import pyvips
 
 from .. import geometry, pages
 from ..errors import OverLimit, Undecodable, UnsupportedMedia
-from ..formats import OUTPUT_FORMATS, InputFormat, OutputFormat, sniff
+from ..formats import INPUT_FORMATS, OUTPUT_FORMATS, InputFormat, OutputFormat, sniff
 from ..transform import Fit, Transform
 from . import pdf
 from .loaders import LOADERS, DecodeError, Header, Loader, Resize
@@ -137,6 +137,12 @@ def rasterize(data: bytes, page: int, raster: pages.Raster, limits: Limits) -> R
     source = inspect(data, limits, page)
     width = pages.raster_width(source.width, source.height, raster, limits.max_pixels)
     return render(data, Transform(width, None, raster.format, page=page), limits)
+
+
+def probe_of(rendered: Rendered) -> Probe:
+    """What probing one of our own renders would find (one frame, no alpha), without a decode."""
+    input_format = next(f for f in INPUT_FORMATS.values() if f.mime == rendered.format.mime)
+    return Probe(input_format, rendered.width, rendered.height, frames=1, pages=1)
 
 
 def unlock(data: bytes, password: str) -> bytes | None:

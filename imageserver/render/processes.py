@@ -79,6 +79,9 @@ class ProcessPool:
         self._idle.put_nowait(executor)
 
     def _death(self, elapsed_s: float) -> ImageServerError:
+        """concurrent.futures does not say how a worker ended; the clock does: one ended by its
+        deadline ran at least `timeout_s` since submission. (A crash later than that reads as
+        the deadline: the file is refused either way.)"""
         if elapsed_s >= self.timeout_s:
             return OverLimit(f"rendering took longer than {self.timeout_s:g} s and was stopped")
         return Undecodable("the file crashed its decoder (the worker process died)")

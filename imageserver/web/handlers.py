@@ -8,7 +8,8 @@ import os
 from aiohttp import web
 
 from .. import __version__, negotiate, presets
-from ..errors import BadRequest, ImageServerError
+from ..documents import MANIFEST
+from ..errors import BadRequest, ImageServerError, NotFound
 from ..fetch import read_capped
 from ..keys import ImageKey, check_namespace
 from ..originals import RenderOutputs
@@ -101,6 +102,17 @@ async def original(request: web.Request) -> web.Response:
     data = await originals.original(key)
     etag = '"' + described["hash"] + '"'
     return immutable_bytes(request, data, described["content_type"], etag)
+
+
+async def pages(request: web.Request) -> web.Response:
+    """A PDF's pages.json, from its last rasterize job: the next one rewrites it, so no
+    immutable caching here."""
+    key = _image_key(request)
+    body = await _services(request).storage.get(key.output(MANIFEST))
+    if body is None:
+        raise NotFound(f"no pages.json for {key.hash} in {key.namespace}: rasterize it first")
+    headers = {"Cache-Control": "no-cache"}
+    return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 async def output(request: web.Request) -> web.Response:

@@ -29,5 +29,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/{namespace}", needs_api_key(jobs.with_job_form(handlers.upload)))
     app.router.add_get(IMAGE + "/info.json", handlers.info)
     app.router.add_get(IMAGE + "/original", handlers.original)
+    app.router.add_get(IMAGE + "/pages.json", handlers.pages)
     app.router.add_get(IMAGE + "/{token}", handlers.output)
     app.router.add_delete(IMAGE, needs_api_key(handlers.delete))

@@ -9,6 +9,7 @@ import pypdfium2.raw as pdfium_c
 import pytest
 
 from tests.conftest import TESTDATA
+from tests.jobs.conftest import origin  # noqa: F401 (fixture: serves corpus files to jobs)
 
 MULTIPAGE = "GeoBase_NHNC1_Data_Model_UML_EN.pdf"  # 19 pages, letter
 SCANNED = "Seige_of_Vicksburg_Sample_OCR.pdf"  # 6 pages of page images, 432x648 pt

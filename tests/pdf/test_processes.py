@@ -54,6 +54,9 @@ async def test_errors_come_back_typed(pool: ProcessPool) -> None:
 
 
 async def test_a_dying_worker_fails_its_own_task_only(pool: ProcessPool) -> None:
+    # Both workers up, with this module imported (for _die), first: a death is told from a
+    # deadline by the time since submission.
+    await asyncio.gather(*(pool.run(_slow, 0) for _ in range(2)))
     neighbour = asyncio.ensure_future(pool.run(_slow, 0.5))
     await asyncio.sleep(0.1)  # the neighbour is running in the other worker
     with pytest.raises(Undecodable, match=r"crashed its decoder"):
