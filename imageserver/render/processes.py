@@ -1,9 +1,10 @@
 """Worker processes for decoders that must not run in the server's process (PDFium).
 
-One single-process executor per worker. A worker that dies (a crash on a hostile file, or the
-end of its deadline) breaks its executor (BrokenProcessPool): that fails only the one task it was
-running, and only that executor is replaced. With one executor for all workers, every task in
-flight would fail with it, and a hostile upload would take its neighbours' renders down too.
+One single-process executor per worker. A worker that dies (a crash on a hostile file, the end of
+its deadline, a kill from outside) breaks its executor (BrokenProcessPool): only that executor is
+replaced, and only the task it was running is affected (tried once more, then refused). With one
+executor for all workers, every task in flight would fail with it, and a hostile upload would
+take its neighbours' renders down too.
 
 Each task has a deadline that the worker enforces on itself: an interval timer raises SIGALRM,
 whose default action ends the process, so no C call (PDFium parsing a page) can outlast it.
@@ -54,16 +55,34 @@ class ProcessPool:
             self._idle.put_nowait(executor)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(*args)` in a free worker; a worker that dies costs this task alone."""
+        """`fn(*args)` in a free worker. A task whose worker dies is tried once more in a fresh
+        one, since a worker killed from outside may die just before a task reaches it; dying
+        again, or at its deadline, the task is refused."""
+        try:
+            return await self._once(fn, args)
+        except _WorkerDied as died:
+            if died.elapsed_s >= self.timeout_s:
+                raise self._death(died.elapsed_s) from None
+        try:
+            return await self._once(fn, args)
+        except _WorkerDied as died:
+            raise self._death(died.elapsed_s) from None
+
+    async def _once(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         executor = await self._idle.get()
         started = time.monotonic()
-        future = asyncio.wrap_future(executor.submit(_with_deadline, self.timeout_s, fn, *args))
+        try:
+            submitted = executor.submit(_with_deadline, self.timeout_s, fn, *args)
+        except BrokenProcessPool:  # it already knows its worker died while idle
+            self._idle.put_nowait(self._replace(executor))
+            raise _WorkerDied(0.0) from None
+        future = asyncio.wrap_future(submitted)
         future.add_done_callback(functools.partial(self._release, executor))
         try:
             # shielded: a caller that gives up does not free the worker before its task ends
             return await asyncio.shield(future)
         except BrokenProcessPool:
-            raise self._death(time.monotonic() - started) from None
+            raise _WorkerDied(time.monotonic() - started) from None
 
     def close(self) -> None:
         for executor in self._executors:
@@ -72,11 +91,15 @@ class ProcessPool:
     def _release(self, executor: ProcessPoolExecutor, done: asyncio.Future[Any]) -> None:
         """The worker is free again or, if it died, its replacement is."""
         if not done.cancelled() and isinstance(done.exception(), BrokenProcessPool):
-            executor.shutdown(wait=False)
-            self._executors.discard(executor)
-            executor = self._new_executor()
-            self._executors.add(executor)
+            executor = self._replace(executor)
         self._idle.put_nowait(executor)
+
+    def _replace(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
+        broken.shutdown(wait=False)
+        self._executors.discard(broken)
+        fresh = self._new_executor()
+        self._executors.add(fresh)
+        return fresh
 
     def _death(self, elapsed_s: float) -> ImageServerError:
         """concurrent.futures does not say how a worker ended; the clock does: one ended by its
@@ -85,6 +108,12 @@ class ProcessPool:
         if elapsed_s >= self.timeout_s:
             return OverLimit(f"rendering took longer than {self.timeout_s:g} s and was stopped")
         return Undecodable("the file crashed its decoder (the worker process died)")
+
+
+class _WorkerDied(Exception):
+    def __init__(self, elapsed_s: float) -> None:
+        super().__init__(f"worker died after {elapsed_s:.3f} s")
+        self.elapsed_s = elapsed_s
 
 
 def _with_deadline(timeout_s: float, fn: Callable[..., T], *args: Any) -> T:

@@ -66,6 +66,15 @@ async def test_a_dying_worker_fails_its_own_task_only(pool: ProcessPool) -> None
     assert len(set(pids)) == 2  # two live workers again: the dead one was replaced
 
 
+async def test_a_worker_killed_while_idle_is_replaced_unnoticed(pool: ProcessPool) -> None:
+    pids = set(await asyncio.gather(*(pool.run(_slow, 0) for _ in range(2))))
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    again = set(await asyncio.gather(*(pool.run(_slow, 0) for _ in range(2))))
+    assert len(again) == 2
+    assert not again & pids
+
+
 async def test_a_task_past_its_deadline_is_stopped(pool: ProcessPool) -> None:
     started = time.monotonic()
     with pytest.raises(OverLimit, match=r"longer than 1 s"):
