@@ -55,7 +55,7 @@ async def run_tasks(tasks: Iterable[Callable[[], Awaitable[None]]], concurrency:
             started = time.perf_counter()
             try:
                 await task()
-            except (AssertionError, aiohttp.ClientError):
+            except (AssertionError, aiohttp.ClientError, TimeoutError):
                 errors += 1
             latencies.append((time.perf_counter() - started) * 1000)
 
@@ -66,7 +66,7 @@ async def run_tasks(tasks: Iterable[Callable[[], Awaitable[None]]], concurrency:
 
 async def get_each(urls: list[str], concurrency: int) -> Result:
     async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=concurrency), timeout=aiohttp.ClientTimeout(60)
+        connector=aiohttp.TCPConnector(limit=concurrency), timeout=aiohttp.ClientTimeout(120)
     ) as session:
 
         def fetch(url: str) -> Callable[[], Awaitable[None]]:

@@ -51,7 +51,7 @@ def run(config: Settings, args: argparse.Namespace) -> int:
         emit(Failed.of(args.input, exc).to_json())
         return EXIT_FAILED
     quiet_libvips()
-    render.configure(config.vips_concurrency)
+    render.configure(config.vips_concurrency, config.malloc_arenas)
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     one = functools.partial(_render_one, data, limits_of(config), args.input, out_dir)

@@ -76,12 +76,12 @@ def _pdf_pool(settings: Settings) -> ProcessPool:
         settings.resolved_pdf_workers(),
         settings.pdf_page_timeout_s,
         render.configure,
-        (settings.vips_concurrency,),
+        (settings.vips_concurrency, settings.malloc_arenas),
     )
 
 
 def build_services(settings: Settings) -> Services:
-    render.configure(settings.vips_concurrency)
+    render.configure(settings.vips_concurrency, settings.malloc_arenas)
     metrics = Metrics(settings.statsd)
     storage = open_storage(settings.storage, settings)
     pool = RenderPool(

@@ -16,7 +16,7 @@ from ..formats import OUTPUT_FORMATS
 from ..keys import check_namespace
 from ..netguard import check_source_url
 from ..settings import Settings
-from ..transform import AUTO_FORMAT, parse_tokens
+from ..transform import parse_tokens
 from .mime import parse_mime_rule
 
 MAX_TIMEOUT_S = 600.0
@@ -128,12 +128,7 @@ def parse_ingest_params(body: Mapping[str, Any], settings: Settings) -> dict[str
         outputs = ",".join(outputs)
     if not isinstance(outputs, str):
         raise BadRequest("outputs: expected a list of tokens or a comma-separated string")
-    transforms = parse_tokens(outputs, max_side=settings.max_output_side)
-    if any(t.format == AUTO_FORMAT for t in transforms):
-        raise BadRequest(
-            "outputs: .auto is chosen per request from its Accept header; name a format",
-            code="bad_format",
-        )
+    transforms = parse_tokens(outputs, max_side=settings.max_output_side)  # refuses .auto
     tokens = list(dict.fromkeys(t.token() for t in transforms))
     return {"namespace": namespace, "outputs": tokens, **_password(body)}
 

@@ -6,6 +6,7 @@ Everything here is blocking CPU work: callers run it in the render pool, never o
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,11 +54,26 @@ class Rendered:
     format: OutputFormat
 
 
-def configure(vips_concurrency: int) -> None:
+def configure(vips_concurrency: int, malloc_arenas: int = 0) -> None:
     """Process-wide libvips set-up: no operation cache (every render reads new bytes)."""
     pyvips.cache_set_max(0)
     if vips_concurrency > 0:
         pyvips.concurrency_set(vips_concurrency)
+    if malloc_arenas > 0:
+        _limit_malloc_arenas(malloc_arenas)
+
+
+_M_ARENA_MAX = -8  # glibc's malloc.h
+
+
+def _limit_malloc_arenas(count: int) -> None:
+    """glibc gives busy threads arenas of their own (up to 8 per core), and freed pixel buffers
+    stay mapped in each: with render threads that is the RSS that grows. Not glibc: no-op."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(_M_ARENA_MAX, count)
 
 
 def probe(data: bytes, limits: Limits) -> Probe:
