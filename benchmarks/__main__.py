@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import platform
 import sys
@@ -35,6 +36,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma list of cold, hits, uploads, memory",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--renders", type=int, help="renders per cold run (default: the profile's)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default: the profile's)")
     return parser.parse_args(argv)
 
 
@@ -66,6 +69,8 @@ def start_peers(stack: ExitStack, workdir: Path, wanted: bool) -> list[Server]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     profile = cases.QUICK if args.quick else cases.FULL
+    overrides = {k: getattr(args, k) for k in ("renders", "rounds") if getattr(args, k)}
+    profile = dataclasses.replace(profile, **overrides)
     wanted = set(args.cases.split(","))
     workdir = images.prepare(peers.cache_dir() / "images")
     results: dict[str, Any] = {
@@ -79,8 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         results["peers"] = ", ".join(s.name for s in others) or "none"
         if "cold" in wanted:
             results["cold"] = cases.cold_renders(profile, Limit(workdir), [ours, *others])
+            report.write(results, args.out)  # saved as each case ends: a late failure keeps it
         if "hits" in wanted and load.ensure_wrk():
             results["hits"] = cases.cached_hits(profile, hit_targets(stack, ours))
+            report.write(results, args.out)
         if "uploads" in wanted:
             results["uploads"] = cases.uploads(
                 profile, ours, (workdir / images.PHOTO_2725.file).read_bytes()

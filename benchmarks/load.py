@@ -92,7 +92,14 @@ _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 def wrk(url: str, connections: int, seconds: float) -> Result:
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", url],
+        [
+            "wrk",
+            f"-t{min(2, connections)}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            url,
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -8,7 +8,8 @@ Work marked `isolated` (PDF pages) goes to worker processes instead, under the s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
@@ -29,19 +30,36 @@ class RenderPool:
         self.pending = 0
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
         self._processes = processes
+        self._slots = asyncio.Semaphore(workers)
 
     @property
     def queued(self) -> int:
         return max(0, self.pending - self.workers)
 
     async def run(self, fn: Callable[..., T], *args: object, isolated: bool = False) -> T:
+        async with self._admitted():
+            return await self.execute(fn, *args, isolated=isolated)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Admission, then a free worker, held while the caller reads its input and executes:
+        only `workers` originals sit in memory for renders, however many requests wait."""
+        async with self._admitted(), self._slots:
+            yield
+
+    async def execute(self, fn: Callable[..., T], *args: object, isolated: bool = False) -> T:
+        """Runs now, without admission: for callers inside `slot()`."""
+        if isolated and self._processes is not None:
+            return await self._processes.run(fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    @contextlib.asynccontextmanager
+    async def _admitted(self) -> AsyncIterator[None]:
         if self.pending >= self.capacity:
             raise Overloaded(f"{self.pending} renders in progress or waiting; try again shortly")
         self.pending += 1
         try:
-            if isolated and self._processes is not None:
-                return await self._processes.run(fn, *args)
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            yield
         finally:
             self.pending -= 1
 

@@ -155,12 +155,13 @@ class Variants:
     async def _render_batch(
         self, key: ImageKey, transforms: list[Transform], original: bytes | None
     ) -> list[Output]:
-        data = original if original is not None else await self.originals.original(key)
-        started = time.perf_counter()
-        rendered = await self.pool.run(
-            render.render_many, data, transforms, self.limits, isolated=render.isolated(data)
-        )
-        seconds = (time.perf_counter() - started) / len(transforms)
+        async with self.pool.slot():  # the original is read only once a worker is free for it
+            data = original if original is not None else await self.originals.original(key)
+            started = time.perf_counter()
+            rendered = await self.pool.execute(
+                render.render_many, data, transforms, self.limits, isolated=render.isolated(data)
+            )
+            seconds = (time.perf_counter() - started) / len(transforms)
         outputs = []
         for transform, result in zip(transforms, rendered, strict=True):
             self.metrics.lookup("render")
