@@ -162,14 +162,20 @@ class Variants:
                 render.render_many, data, transforms, self.limits, isolated=render.isolated(data)
             )
             seconds = (time.perf_counter() - started) / len(transforms)
-        outputs = []
-        for transform, result in zip(transforms, rendered, strict=True):
+        for transform in transforms:
             self.metrics.lookup("render")
             self.metrics.rendered(transform.format, seconds)
-            output_key = key.output(transform.token())
-            await self.storage.put(output_key, result.data, content_type=result.format.mime)
-            outputs.append(self._remember(output_key, Output.of(result.data, transform)))
-        return outputs
+        keys = [key.output(t.token()) for t in transforms]
+        await asyncio.gather(
+            *(
+                self.storage.put(k, r.data, content_type=r.format.mime)
+                for k, r in zip(keys, rendered, strict=True)
+            )
+        )
+        return [
+            self._remember(k, Output.of(r.data, t))
+            for k, r, t in zip(keys, rendered, transforms, strict=True)
+        ]
 
     def _remember(self, output_key: str, output: Output) -> Output:
         self.cache.put(output_key, output, len(output.body))
