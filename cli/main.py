@@ -6,18 +6,15 @@ Flags, `IMAGESERVER_*` env and --config build one `Settings` for every command, 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
 
-from aiohttp import web
-
 from imageserver import __version__, settings
-from imageserver.web import create_app
 
 from . import process, render_command, worker_command
 from .arguments import settings_flags
+from .eventloop import new_event_loop
 from .output import EXIT_BAD_ARGUMENTS, EXIT_INTERRUPTED, EXIT_OK
 
 
@@ -57,20 +54,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_serve(config: settings.Settings, _args: argparse.Namespace) -> int:
+    # imported here, not at the top: aiohttp's server and the jobs' saq cost `process` and
+    # `render` a third of a second of start-up they never use
+    from aiohttp import web
+
+    from imageserver.web import create_app
+
     access_log = logging.getLogger("aiohttp.access") if config.access_log else None
     app = create_app(config)
     loop = new_event_loop()
     web.run_app(app, host=config.host, port=config.port, access_log=access_log, loop=loop)
     return EXIT_OK
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop where it is installed (not on Windows): 5-20% more cached hits per second."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from imageserver import settings
+from imageserver import blocking, settings
 from imageserver.batch import STDIN, Batch, Failed, Feeder, Result, walk
 from imageserver.errors import ImageServerError
 from imageserver.keys import check_namespace
@@ -26,6 +26,7 @@ from imageserver.services import build_services
 from imageserver.settings import Settings
 from imageserver.transform import Transform
 
+from . import eventloop
 from .arguments import output_tokens, positive_int
 from .output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_arguments, emit, quiet_libvips
 from .progress import ProgressBar
@@ -80,7 +81,7 @@ def run(config: Settings, args: argparse.Namespace) -> int:
     quiet_libvips()
     jobs = args.jobs or config.resolved_render_workers()
     per_file = len(outputs) + len(config.namespace_outputs.get(args.namespace, []))
-    return asyncio.run(_process(batch_settings(config, jobs, per_file), args, outputs))
+    return eventloop.run(_process(batch_settings(config, jobs, per_file), args, outputs))
 
 
 def batch_settings(config: Settings, jobs: int, outputs_per_file: int) -> Settings:
@@ -98,7 +99,7 @@ def batch_settings(config: Settings, jobs: int, outputs_per_file: int) -> Settin
 
 
 async def _process(config: Settings, args: argparse.Namespace, outputs: list[Transform]) -> int:
-    services = build_services(config)
+    services = build_services(config, blocking.inline)  # see imageserver/blocking.py
     await services.open()
     tally = Tally(ProgressBar(sys.stderr) if sys.stderr.isatty() else None)
     try:

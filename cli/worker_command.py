@@ -9,10 +9,10 @@ import signal
 from typing import Any
 
 from imageserver import settings
-from imageserver.jobs import Jobs, Workers
 from imageserver.services import build_services
 from imageserver.settings import Settings
 
+from . import eventloop
 from .output import EXIT_OK, quiet_libvips
 
 
@@ -30,11 +30,13 @@ def add_parser(commands: Any) -> None:
 
 def run(config: Settings, _args: argparse.Namespace) -> int:
     quiet_libvips()
-    asyncio.run(_work(config))
+    eventloop.run(_work(config))
     return EXIT_OK
 
 
 async def _work(config: Settings) -> None:
+    from imageserver.jobs import Jobs, Workers  # saq and aiohttp: only this command needs them
+
     services = build_services(config)
     jobs = Jobs(config)
     stop = asyncio.Event()

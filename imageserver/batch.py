@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import threading
@@ -17,9 +16,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, TypeVar
 
-from .errors import ImageServerError, NotFound, TooLarge
+from .errors import ImageServerError, TooLarge
 from .keys import ImageKey, check_namespace, content_hash
-from .originals import RenderOutputs
 from .services import Services
 from .transform import Transform
 
@@ -111,11 +109,20 @@ def read_original(path: str, max_bytes: int) -> bytes:
     try:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            data = fh.read(max_bytes + 1) if size <= max_bytes else b""
+            # sized by the file, not the limit: a 50 MB buffer per read costs more than the read
+            data = _read_up_to(fh, size + 1, max_bytes + 1) if size <= max_bytes else b""
     except OSError as exc:
         raise Unreadable.of(exc) from None
     if size > max_bytes or len(data) > max_bytes:
         raise TooLarge(f"{max(size, len(data))} bytes is over the limit of {max_bytes}")
+    return data
+
+
+def _read_up_to(fh: BinaryIO, expected: int, cap: int) -> bytes:
+    """`expected` bytes first, then more (up to `cap`) only if the file grew meanwhile."""
+    data = fh.read(expected)
+    if len(data) == expected:
+        data += fh.read(cap - expected)
     return data
 
 
@@ -136,7 +143,7 @@ class Batch:
         """Never raises for a bad file: the problem is its result, and the batch goes on."""
         max_bytes = self.services.settings.max_upload_bytes
         try:
-            data = await asyncio.to_thread(read_original, path, max_bytes)
+            data = await self.services.blocking(read_original, path, max_bytes)
             return await self._store(path, data)
         except ImageServerError as exc:
             return Failed.of(path, exc)
@@ -145,29 +152,21 @@ class Batch:
             return Failed(path, "internal", f"{type(exc).__name__}: {exc}")
 
     async def _store(self, path: str, data: bytes) -> Done:
+        """Skipped: the original was stored and `ensure` found every output there too."""
         key = ImageKey(self.namespace, content_hash(data))
-        outputs = {t.token(): key.output(t.token()) for t in self.outputs}
+        rendered: list[Transform] = []
+
+        async def render_outputs(key: ImageKey) -> None:
+            variants = self.services.variants
+            rendered.extend(await variants.ensure(key, self.outputs, data, force=self.force))
+
         async with self._exclusive(key.hash):  # identical files: the second finds the first done
-            done = None if self.force else await self._done(key)
-            if done is not None:
-                return Done(path, done, outputs, skipped=True)
-            render_outputs = self._renderer(data) if self.outputs else None
-            _, info = await self.services.originals.ingest(self.namespace, data, render_outputs)
-            return Done(path, info, outputs, skipped=False)
-
-    def _renderer(self, data: bytes) -> RenderOutputs:
-        ensure = self.services.variants.ensure
-        return functools.partial(ensure, transforms=self.outputs, original=data, force=self.force)
-
-    async def _done(self, key: ImageKey) -> dict[str, Any] | None:
-        """The info when the original and every output are stored: what a rerun skips."""
-        try:
-            info = await self.services.originals.info(key)
-        except NotFound:
-            return None
-        storage = self.services.storage
-        found = await asyncio.gather(*(storage.exists(key.output(t.token())) for t in self.outputs))
-        return info if all(found) else None
+            ingested = await self.services.originals.ingest(
+                self.namespace, data, render_outputs if self.outputs else None
+            )
+        outputs = {t.token(): key.output(t.token()) for t in self.outputs}
+        skipped = not (ingested.created or rendered)
+        return Done(path, ingested.info, outputs, skipped=skipped)
 
     @contextlib.asynccontextmanager
     async def _exclusive(self, name: str) -> AsyncIterator[None]:

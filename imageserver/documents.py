@@ -82,10 +82,10 @@ class _Pages:
             rendered = await pool.run(
                 render.rasterize, self.data, page, self.raster, limits, isolated=True
             )
-        key, info = await self.services.originals.adopt(self.namespace, rendered)
+        adopted = await self.services.originals.adopt(self.namespace, rendered)
         self.done += 1
         await self.progress(self.done / self.count)
-        return {"page": page, **_entry(key, info)}
+        return {"page": page, **_entry(adopted.key, adopted.info)}
 
 
 def _entry(key: ImageKey, info: dict[str, Any]) -> dict[str, Any]:

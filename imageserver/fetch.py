@@ -27,6 +27,7 @@ from imageserver.errors import (
     UpstreamTimeout,
 )
 from imageserver.netguard import (
+    FetchPolicy,
     IPAddress,
     SourceURL,
     check_source_url,
@@ -38,17 +39,6 @@ AddressRule = Callable[[IPAddress], bool]
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _MISSING_STATUSES = frozenset({404, 410})
-
-
-@dataclass(frozen=True)
-class FetchPolicy:
-    """Limits on source fetching, built once from settings; the defaults are the safe ones."""
-
-    allow_private: bool = False
-    allowed_hosts: tuple[str, ...] = ()
-    timeout_s: float = 10.0
-    max_bytes: int = 50 * 1024 * 1024
-    max_redirects: int = 5
 
 
 @dataclass(frozen=True)

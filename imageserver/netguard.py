@@ -14,6 +14,18 @@ from imageserver.errors import BadRequest, SourceRefused
 
 IPAddress = IPv4Address | IPv6Address
 
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Limits on source fetching, built once from settings; the defaults are the safe ones."""
+
+    allow_private: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    timeout_s: float = 10.0
+    max_bytes: int = 50 * 1024 * 1024
+    max_redirects: int = 5
+
+
 _SCHEMES = {"http": 80, "https": 443}
 
 # IPv6 prefixes whose last 32 bits are an IPv4 address that a translator or dual

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from . import render
@@ -17,7 +18,14 @@ from .storage import Storage
 
 JSON = "application/json"
 # Makes the caller's outputs of an original (Variants.ensure with the transforms bound).
-RenderOutputs = Callable[[ImageKey], Awaitable[None]]
+RenderOutputs = Callable[[ImageKey], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class Ingested:
+    key: ImageKey
+    info: dict[str, Any]
+    created: bool  # False: these bytes were stored already (the same hash)
 
 
 class Originals:
@@ -33,7 +41,7 @@ class Originals:
         render_outputs: RenderOutputs | None = None,
         *,
         password: str | None = None,
-    ) -> tuple[ImageKey, dict[str, Any]]:
+    ) -> Ingested:
         """Checks before storing: nothing that fails to decode or breaks a limit is kept.
 
         `render_outputs(key)` (at least one output) makes the caller's outputs, for known and new
@@ -49,20 +57,20 @@ class Originals:
         if existing is not None:
             if render_outputs is not None:
                 await render_outputs(key)
-            return key, json.loads(existing)
+            return Ingested(key, json.loads(existing), created=False)
         found = await self._checked(key, data, render_outputs)
-        return key, await self._store(key, data, found, {"encrypted": True} if encrypted else {})
+        info = await self._store(key, data, found, {"encrypted": True} if encrypted else {})
+        return Ingested(key, info, created=True)
 
-    async def adopt(
-        self, namespace: str, rendered: render.Rendered
-    ) -> tuple[ImageKey, dict[str, Any]]:
+    async def adopt(self, namespace: str, rendered: render.Rendered) -> Ingested:
         """Stores an image this server rendered (a rasterized PDF page) as an original of its
         own. Its size and format are known, so it is not decoded again."""
         key = ImageKey(check_namespace(namespace), content_hash(rendered.data))
         existing = await self.storage.get(key.info)
         if existing is not None:
-            return key, json.loads(existing)
-        return key, await self._store(key, rendered.data, render.probe_of(rendered))
+            return Ingested(key, json.loads(existing), created=False)
+        info = await self._store(key, rendered.data, render.probe_of(rendered))
+        return Ingested(key, info, created=True)
 
     async def _store(
         self, key: ImageKey, data: bytes, found: render.Probe, extra: dict[str, Any] | None = None

@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import render
-from .fetch import FetchPolicy
+from .blocking import IN_THREAD, Blocking
 from .memcache import ByteLRU
 from .metrics import Metrics
+from .netguard import FetchPolicy
 from .originals import Originals
 from .pool import RenderPool
 from .render.processes import ProcessPool
@@ -31,10 +32,10 @@ class Services:
     metrics: Metrics
     sources: SourceFetcher
     namespace_outputs: dict[str, list[Transform]]
+    blocking: Blocking  # how local file calls run: in threads (server) or inline (`process`)
 
     async def open(self) -> None:
         await self.storage.open()
-        await self.sources.open()
 
     async def close(self) -> None:
         await self.sources.close()
@@ -80,10 +81,10 @@ def _pdf_pool(settings: Settings) -> ProcessPool:
     )
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, blocking: Blocking = IN_THREAD) -> Services:
     render.configure(settings.vips_concurrency, settings.malloc_arenas)
     metrics = Metrics(settings.statsd)
-    storage = open_storage(settings.storage, settings)
+    storage = open_storage(settings.storage, settings, blocking)
     pool = RenderPool(
         settings.resolved_render_workers(), settings.render_queue, _pdf_pool(settings)
     )
@@ -100,4 +101,5 @@ def build_services(settings: Settings) -> Services:
         metrics=metrics,
         sources=SourceFetcher(fetch_policy_of(settings), metrics),
         namespace_outputs=namespace_outputs_of(settings),
+        blocking=blocking,
     )

@@ -1,15 +1,23 @@
-"""`?source=` downloads for the app and the CLI: one session, safe fetching, statsd events."""
+"""`?source=` downloads for the app and the jobs: one session, safe fetching, statsd events.
+
+aiohttp's client (a fifth of a second to import) loads with the first fetch, so commands that
+never fetch (`process`, `render`) start without it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from .errors import NotFound
-from .fetch import Fetched, FetchPolicy, create_fetch_session, fetch_response
 from .metrics import Metrics
+from .netguard import FetchPolicy
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from .fetch import Fetched
 
 
 class SourceFetcher:
@@ -17,10 +25,6 @@ class SourceFetcher:
         self.policy = policy
         self.metrics = metrics
         self._session: aiohttp.ClientSession | None = None
-
-    async def open(self) -> None:
-        """aiohttp wants its session created inside the running loop, so not in __init__."""
-        self._session = create_fetch_session(self.policy)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -37,8 +41,10 @@ class SourceFetcher:
         timeout_s: float | None = None,
     ) -> Fetched:
         """`headers` and `timeout_s` are a job's own; the address rules and size cap are not."""
-        if self._session is None:
-            raise RuntimeError("SourceFetcher.open() was not awaited")
+        from .fetch import create_fetch_session, fetch_response
+
+        if self._session is None:  # aiohttp wants it made inside the running loop
+            self._session = create_fetch_session(self.policy)
         policy = self.policy
         if timeout_s is not None:
             policy = dataclasses.replace(policy, timeout_s=timeout_s)

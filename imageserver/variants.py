@@ -95,12 +95,6 @@ class Variants:
         if not task.cancelled():
             task.exception()  # seen: whoever awaited it has the error; nobody may have (ensure)
 
-    async def _have(self, key: ImageKey, transform: Transform) -> bool:
-        output_key = key.output(transform.token())
-        if output_key in self._inflight or self.cache.get(output_key) is not None:
-            return True
-        return await self.storage.exists(output_key)
-
     @staticmethod
     async def _pick(batch: asyncio.Future[list[Output]], index: int) -> Output:
         return (await batch)[index]
@@ -112,20 +106,29 @@ class Variants:
         original: bytes | None = None,
         *,
         force: bool = False,
-    ) -> None:
-        """Makes the outputs that are missing in one render job: one decode per size.
-
-        Requests for those outputs that arrive meanwhile join the job instead of rendering.
+    ) -> list[Transform]:
+        """Makes the outputs that are missing in one render job (one decode per size), and
+        returns them. Requests for those outputs that arrive meanwhile join the job.
         """
         unique = list({t.token(): t for t in transforms}.values())
-        stored = await asyncio.gather(*(self._have(key, t) for t in unique))
-        missing = [t for t, have in zip(unique, stored, strict=True) if force or not have]
+        missing = unique if force else await self._missing(key, unique)
         if not missing:
-            return
+            return []
         batch = asyncio.ensure_future(self._render_batch(key, missing, original))
         for i, transform in enumerate(missing):
             self._track(key.output(transform.token()), self._pick(batch, i))
         await asyncio.shield(batch)
+        return missing
+
+    async def _missing(self, key: ImageKey, transforms: list[Transform]) -> list[Transform]:
+        """One listing of the original's outputs, not one lookup per output (S3: one request)."""
+        stored = set(await self.storage.list(key.prefix))
+        return [t for t in transforms if not self._have(key.output(t.token()), stored)]
+
+    def _have(self, output_key: str, stored: set[str]) -> bool:
+        if output_key in self._inflight or output_key in stored:
+            return True
+        return self.cache.get(output_key) is not None
 
     async def location(self, key: ImageKey, transform: Transform) -> str | None:
         """Where the client may fetch a stored output itself (S3 redirect mode), else None.

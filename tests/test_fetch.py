@@ -25,14 +25,13 @@ from imageserver.errors import (
     UpstreamTimeout,
 )
 from imageserver.fetch import (
-    FetchPolicy,
     GuardedResolver,
     _request_url,
     create_fetch_session,
     fetch_source,
     read_capped,
 )
-from imageserver.netguard import SourceURL, is_public_address
+from imageserver.netguard import FetchPolicy, SourceURL, is_public_address
 
 IMAGE = b"GIF89a" + bytes(range(256)) * 4
 LOCAL = FetchPolicy(allow_private=True, timeout_s=2.0)

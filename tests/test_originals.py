@@ -19,10 +19,12 @@ async def test_outputs_render_before_the_original_is_stored_and_again_for_a_know
         seen.append(await services.storage.exists(key.info))
 
     data = image_bytes("grid.jpg")
-    key, info = await services.originals.ingest("p", data, render_outputs)
-    assert await services.storage.get(key.original) == data
-    assert info["width"] == 800
-    assert await services.originals.ingest("p", data, render_outputs) == (key, info)
+    first = await services.originals.ingest("p", data, render_outputs)
+    assert await services.storage.get(first.key.original) == data
+    assert first.info["width"] == 800
+    assert first.created
+    again = await services.originals.ingest("p", data, render_outputs)
+    assert (again.key, again.info, again.created) == (first.key, first.info, False)
     assert seen == [False, True]  # first before anything was stored, then for the known one
 
 

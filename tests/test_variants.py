@@ -8,7 +8,7 @@ from tests.conftest import image_bytes
 
 
 async def test_force_renders_again_over_a_stored_output(services: Services) -> None:
-    key, _ = await services.originals.ingest("p", image_bytes("grid.jpg"))
+    key = (await services.originals.ingest("p", image_bytes("grid.jpg"))).key
     w100 = parse_token("w100.jpg")
     await services.storage.put(key.output("w100.jpg"), b"stale", content_type="image/jpeg")
     assert (await services.variants.get(key, w100)).body == b"stale"

@@ -18,8 +18,8 @@ from saq.types import Context
 from saq.utils import now
 
 from ..errors import ImageServerError, NotFound
-from ..fetch import FetchPolicy, create_fetch_session
-from ..netguard import check_source_url
+from ..fetch import create_fetch_session
+from ..netguard import FetchPolicy, check_source_url
 from ..settings import Settings
 from .client import CALLBACK_WAIT_S, Jobs
 from .runner import heartbeat

@@ -63,8 +63,9 @@ async def ingest(work: Work) -> dict[str, Any]:
     outputs = list({t.token(): t for t in wanted}.values())
     render = _renderer(services, outputs, work.data) if outputs else None
     password = work.params.get("password")
-    key, info = await services.originals.ingest(namespace, work.data, render, password=password)
-    return {"hash": key.hash, "info": info, "outputs": _urls(work.base_url, key, outputs)}
+    ingested = await services.originals.ingest(namespace, work.data, render, password=password)
+    key = ingested.key
+    return {"hash": key.hash, "info": ingested.info, "outputs": _urls(work.base_url, key, outputs)}
 
 
 async def rasterize(work: Work) -> dict[str, Any]:
@@ -75,7 +76,10 @@ async def rasterize(work: Work) -> dict[str, Any]:
         key = ImageKey(params["namespace"], params["hash"])
     else:
         password = params.get("password")
-        key, _ = await services.originals.ingest(params["namespace"], work.data, password=password)
+        ingested = await services.originals.ingest(
+            params["namespace"], work.data, password=password
+        )
+        key = ingested.key
     raster = Raster(**params["rasterize"])
     manifest = await documents.rasterize(services, key, raster, work.progress)
     return {

@@ -16,7 +16,6 @@ from .. import geometry, pages
 from ..errors import OverLimit, Undecodable, UnsupportedMedia
 from ..formats import INPUT_FORMATS, OUTPUT_FORMATS, InputFormat, OutputFormat, sniff
 from ..transform import Fit, Transform
-from . import pdf
 from .loaders import LOADERS, DecodeError, Header, Loader, Resize
 
 _WHITE = [255.0, 255.0, 255.0]
@@ -166,6 +165,8 @@ def unlock(data: bytes, password: str) -> bytes | None:
     input_format = sniff(data[:1024])
     if input_format is None or not input_format.document:
         return None
+    from . import pdf
+
     return _run(lambda: pdf.unlock(data, password))
 
 
@@ -192,11 +193,12 @@ def _header(data: bytes, input_format: InputFormat, page: int, limits: Limits) -
     return found
 
 
-_LOADERS: dict[str, Loader] = {**LOADERS, "pdf": pdf.PdfLoader()}
-
-
 def _loader(input_format: InputFormat) -> Loader:
-    return _LOADERS[input_format.decoder]
+    if input_format.decoder == "pdf":  # PDFium loads with the first PDF, not at start-up
+        from . import pdf
+
+        return pdf.PdfLoader()
+    return LOADERS[input_format.decoder]
 
 
 def _describe(header: Header, input_format: InputFormat) -> Probe:

@@ -29,7 +29,7 @@ T = TypeVar("T")
 # Workers fork from a server process started once, with the decoders already imported: a fresh
 # process (after a death) is ready in milliseconds, and never inherits the event loop's threads.
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["imageserver.render"])
+_CONTEXT.set_forkserver_preload(["imageserver.render", "imageserver.render.pdf"])
 
 
 class ProcessPool:
@@ -49,10 +49,12 @@ class ProcessPool:
             initializer=initializer,
             initargs=initargs,
         )
-        self._executors = {self._new_executor() for _ in range(workers)}
-        self._idle: asyncio.Queue[ProcessPoolExecutor] = asyncio.Queue()
-        for executor in self._executors:
-            self._idle.put_nowait(executor)
+        self._executors: set[ProcessPoolExecutor] = set()
+        # None: a worker not started yet. Even an idle executor costs a process at start-up
+        # (multiprocessing's resource tracker), so each starts with its first task.
+        self._idle: asyncio.Queue[ProcessPoolExecutor | None] = asyncio.Queue()
+        for _ in range(workers):
+            self._idle.put_nowait(None)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` in a free worker. A task whose worker dies is tried once more in a fresh
@@ -69,7 +71,7 @@ class ProcessPool:
             raise self._death(died.elapsed_s) from None
 
     async def _once(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        executor = await self._idle.get()
+        executor = await self._idle.get() or self._start()
         started = time.monotonic()
         try:
             submitted = executor.submit(_with_deadline, self.timeout_s, fn, *args)
@@ -97,9 +99,12 @@ class ProcessPool:
     def _replace(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
         broken.shutdown(wait=False)
         self._executors.discard(broken)
-        fresh = self._new_executor()
-        self._executors.add(fresh)
-        return fresh
+        return self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        executor = self._new_executor()
+        self._executors.add(executor)
+        return executor
 
     def _death(self, elapsed_s: float) -> ImageServerError:
         """concurrent.futures does not say how a worker ended; the clock does: one ended by its

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from ..blocking import IN_THREAD, Blocking
 from ..settings import Settings, SettingsError
 from .base import Storage
 from .local import LocalStorage
@@ -12,11 +13,14 @@ from .local import LocalStorage
 __all__ = ["LocalStorage", "Storage", "open_storage"]
 
 
-def open_storage(url: str, settings: Settings | None = None) -> Storage:
-    """`settings` configures remote backends (endpoint, timeouts, pool); local disk needs none."""
+def open_storage(
+    url: str, settings: Settings | None = None, blocking: Blocking = IN_THREAD
+) -> Storage:
+    """`settings` configures remote backends (endpoint, timeouts, pool); local disk needs none,
+    but runs its file calls through `blocking`."""
     parsed = urlparse(url)
     if parsed.scheme in ("", "file"):
-        return LocalStorage(parsed.path if parsed.scheme else url)
+        return LocalStorage(parsed.path if parsed.scheme else url, blocking)
     if parsed.scheme == "s3":
         from .s3 import S3Storage
 

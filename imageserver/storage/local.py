@@ -12,13 +12,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..blocking import IN_THREAD, Blocking
 from .base import TMP_PREFIX, check_key
 
 
 class LocalStorage:
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, blocking: Blocking = IN_THREAD) -> None:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._blocking = blocking
 
     def path(self, key: str) -> Path:
         return self.root.joinpath(*check_key(key).split("/"))
@@ -27,19 +29,22 @@ class LocalStorage:
         return None
 
     async def get(self, key: str) -> bytes | None:
-        return await asyncio.to_thread(self._read, self.path(key))
+        return await self._blocking(self._read, self.path(key))
 
     async def put(self, key: str, data: bytes, *, content_type: str, durable: bool = False) -> None:
-        await asyncio.to_thread(self._write_atomic, self.path(key), data, durable)
+        # fsync waits on the device for milliseconds: a thread's job even where other file
+        # calls run inline, so the loop goes on feeding the renders meanwhile
+        run = asyncio.to_thread if durable else self._blocking
+        await run(self._write_atomic, self.path(key), data, durable)
 
     async def exists(self, key: str) -> bool:
-        return await asyncio.to_thread(self.path(key).is_file)
+        return await self._blocking(self.path(key).is_file)
 
     async def list(self, prefix: str) -> list[str]:
-        return await asyncio.to_thread(self._list, self.path(prefix))
+        return await self._blocking(self._list, self.path(prefix))
 
     async def delete_prefix(self, prefix: str) -> int:
-        return await asyncio.to_thread(self._delete_tree, self.path(prefix))
+        return await self._blocking(self._delete_tree, self.path(prefix))
 
     async def url(self, key: str) -> str | None:
         """None: the app (or nginx, straight from the directory) serves local files."""
@@ -57,8 +62,7 @@ class LocalStorage:
 
     @staticmethod
     def _write_atomic(path: Path, data: bytes, durable: bool) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+        fd, tmp = _temp_file(path.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -96,6 +100,15 @@ class LocalStorage:
             except OSError:
                 return
             directory = directory.parent
+
+
+def _temp_file(directory: Path) -> tuple[int, str]:
+    """Directories are made when a write finds them missing, not checked before every write."""
+    try:
+        return tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)
+    except FileNotFoundError:
+        directory.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -54,8 +54,8 @@ async def upload(request: web.Request) -> web.Response:
     data = await _original_bytes(request, services)
     render_outputs = _renderer(services, outputs, data)
     password = request.query.get("password")  # encrypted PDFs; never logged (web/accesslog.py)
-    _, info = await services.originals.ingest(namespace, data, render_outputs, password=password)
-    return web.json_response(info)
+    ingested = await services.originals.ingest(namespace, data, render_outputs, password=password)
+    return web.json_response(ingested.info)
 
 
 def _renderer(services: Services, outputs: list[Transform], data: bytes) -> RenderOutputs | None:

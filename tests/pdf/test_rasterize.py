@@ -148,7 +148,7 @@ async def test_fields_are_checked_before_enqueueing(
 
 
 async def test_progress_is_reported_page_by_page(services: Services) -> None:
-    key, _ = await services.originals.ingest("docs", corpus_pdf(SCANNED))
+    key = (await services.originals.ingest("docs", corpus_pdf(SCANNED))).key
     reported: list[float] = []
 
     async def progress(fraction: float) -> None:
@@ -164,7 +164,7 @@ async def test_progress_is_reported_page_by_page(services: Services) -> None:
 
 
 async def test_only_documents_rasterize(services: Services) -> None:
-    key, _ = await services.originals.ingest("docs", image_bytes("grid.jpg"))
+    key = (await services.originals.ingest("docs", image_bytes("grid.jpg"))).key
 
     async def progress(_: float) -> None:
         raise AssertionError("no page of an image is rendered")
