@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from .errors import ImageServerError, TooLarge
 from .keys import ImageKey, check_namespace, content_hash
+from .render import Probe
 from .services import Services
 from .transform import Transform
 
@@ -156,9 +157,10 @@ class Batch:
         key = ImageKey(self.namespace, content_hash(data))
         rendered: list[Transform] = []
 
-        async def render_outputs(key: ImageKey) -> None:
+        async def render_outputs(key: ImageKey, *, probe: Probe | None) -> None:
             variants = self.services.variants
-            rendered.extend(await variants.ensure(key, self.outputs, data, force=self.force))
+            made = await variants.ensure(key, self.outputs, data, probe=probe, force=self.force)
+            rendered.extend(made)
 
         async with self._exclusive(key.hash):  # identical files: the second finds the first done
             ingested = await self.services.originals.ingest(

@@ -6,9 +6,9 @@ Ingest is idempotent: the same bytes hash to the same key, and a second upload f
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from . import render
 from .errors import NotFound, Undecodable
@@ -17,8 +17,13 @@ from .pool import RenderPool
 from .storage import Storage
 
 JSON = "application/json"
-# Makes the caller's outputs of an original (Variants.ensure with the transforms bound).
-RenderOutputs = Callable[[ImageKey], Awaitable[object]]
+
+
+class RenderOutputs(Protocol):
+    """Makes the caller's outputs of an original (Variants.for_upload). `probe` is the header
+    ingest just read, so the render need not read it again; None for a known original."""
+
+    def __call__(self, key: ImageKey, *, probe: render.Probe | None) -> Awaitable[object]: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class Originals:
         existing = await self.storage.get(key.info)
         if existing is not None:
             if render_outputs is not None:
-                await render_outputs(key)
+                await render_outputs(key, probe=None)
             return Ingested(key, json.loads(existing), created=False)
         found = await self._checked(key, data, render_outputs)
         info = await self._store(key, data, found, {"encrypted": True} if encrypted else {})
@@ -101,7 +106,7 @@ class Originals:
             return await self.pool.run(render.probe, data, self.limits, isolated=isolated)
         found = await self.pool.run(render.inspect, data, self.limits, isolated=isolated)
         try:
-            await render_outputs(key)
+            await render_outputs(key, probe=found)
         except Undecodable:  # the bytes are bad: outputs made before that showed go too
             await self.storage.delete_prefix(key.prefix)
             raise

@@ -18,7 +18,7 @@ from .formats import OUTPUT_FORMATS
 from .keys import ImageKey
 from .memcache import ByteLRU
 from .metrics import Metrics
-from .originals import Originals
+from .originals import Originals, RenderOutputs
 from .pool import RenderPool
 from .storage import Storage
 from .transform import Transform
@@ -105,16 +105,18 @@ class Variants:
         transforms: list[Transform],
         original: bytes | None = None,
         *,
+        probe: render.Probe | None = None,
         force: bool = False,
     ) -> list[Transform]:
         """Makes the outputs that are missing in one render job (one decode per size), and
         returns them. Requests for those outputs that arrive meanwhile join the job.
+        `probe`: the original's header, when the caller has just read it.
         """
         unique = list({t.token(): t for t in transforms}.values())
         missing = unique if force else await self._missing(key, unique)
         if not missing:
             return []
-        batch = asyncio.ensure_future(self._render_batch(key, missing, original))
+        batch = asyncio.ensure_future(self._render_batch(key, missing, original, probe))
         for i, transform in enumerate(missing):
             self._track(key.output(transform.token()), self._pick(batch, i))
         await asyncio.shield(batch)
@@ -129,6 +131,10 @@ class Variants:
         if output_key in self._inflight or output_key in stored:
             return True
         return self.cache.get(output_key) is not None
+
+    def for_upload(self, transforms: list[Transform], original: bytes) -> RenderOutputs:
+        """Ingest's callback for an upload's outputs: rendered from the uploaded bytes."""
+        return functools.partial(self.ensure, transforms=transforms, original=original)
 
     async def location(self, key: ImageKey, transform: Transform) -> str | None:
         """Where the client may fetch a stored output itself (S3 redirect mode), else None.
@@ -156,13 +162,22 @@ class Variants:
         return (await self._render_batch(key, [transform], original))[0]
 
     async def _render_batch(
-        self, key: ImageKey, transforms: list[Transform], original: bytes | None
+        self,
+        key: ImageKey,
+        transforms: list[Transform],
+        original: bytes | None,
+        probe: render.Probe | None = None,
     ) -> list[Output]:
         async with self.pool.slot():  # the original is read only once a worker is free for it
             data = original if original is not None else await self.originals.original(key)
             started = time.perf_counter()
             rendered = await self.pool.execute(
-                render.render_many, data, transforms, self.limits, isolated=render.isolated(data)
+                render.render_many,
+                data,
+                transforms,
+                self.limits,
+                probe,
+                isolated=render.isolated(data),
             )
             seconds = (time.perf_counter() - started) / len(transforms)
         for transform in transforms:

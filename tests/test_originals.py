@@ -6,6 +6,7 @@ import pytest
 
 from imageserver.errors import Undecodable
 from imageserver.keys import ImageKey
+from imageserver.render import Probe
 from imageserver.services import Services
 from tests.conftest import image_bytes
 
@@ -13,10 +14,10 @@ from tests.conftest import image_bytes
 async def test_outputs_render_before_the_original_is_stored_and_again_for_a_known_one(
     services: Services,
 ) -> None:
-    seen: list[bool] = []
+    seen: list[tuple[bool, int | None]] = []
 
-    async def render_outputs(key: ImageKey) -> None:
-        seen.append(await services.storage.exists(key.info))
+    async def render_outputs(key: ImageKey, *, probe: Probe | None) -> None:
+        seen.append((await services.storage.exists(key.info), probe and probe.width))
 
     data = image_bytes("grid.jpg")
     first = await services.originals.ingest("p", data, render_outputs)
@@ -25,11 +26,13 @@ async def test_outputs_render_before_the_original_is_stored_and_again_for_a_know
     assert first.created
     again = await services.originals.ingest("p", data, render_outputs)
     assert (again.key, again.info, again.created) == (first.key, first.info, False)
-    assert seen == [False, True]  # first before anything was stored, then for the known one
+    # first before anything was stored, with the header ingest read (the render reuses it),
+    # then for the known one, whose header nobody read
+    assert seen == [(False, 800), (True, None)]
 
 
 async def test_a_failed_output_leaves_nothing_stored(services: Services) -> None:
-    async def render_outputs(key: ImageKey) -> None:
+    async def render_outputs(key: ImageKey, *, probe: Probe | None) -> None:
         await services.storage.put(key.output("w1.jpg"), b"made", content_type="image/jpeg")
         raise Undecodable("cannot decode image: the second output")
 

@@ -5,6 +5,7 @@ The corpus-wide checks (orientation, colour, depth, formats) live in tests/fidel
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -96,3 +97,16 @@ def test_summed_frames_count_against_the_pixel_limit() -> None:
     tight = render.Limits(max_pixels=60 * 40 * 3, max_frames=500)  # anim.gif: 4 frames of 60x40
     with pytest.raises(OverLimit, match="4 frames"):
         render.probe(image_bytes("anim.gif"), tight)
+
+
+def test_render_many_takes_the_header_its_caller_read() -> None:
+    """Ingest reads the header once and hands it on: the render must use it, not read again."""
+    data = image_bytes("grid.jpg")
+    limits = render.Limits(max_pixels=100_000_000, max_frames=100)
+    found = render.inspect(data, limits)
+    wider = dataclasses.replace(found, width=found.width * 2)  # a header the file does not have
+    transform = parse_token("w100.png")
+    (honest,) = render.render_many(data, [transform], limits)
+    (told,) = render.render_many(data, [transform], limits, wider)
+    assert (told.width, told.height) != (honest.width, honest.height)
+    assert render.render_many(data, [transform], limits, found)[0].data == honest.data

@@ -8,7 +8,6 @@ callback. Add one with `register(JobKind(...))`.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +60,7 @@ async def ingest(work: Work) -> dict[str, Any]:
     wanted = [parse_token(token, max_side=max_side) for token in work.params["outputs"]]
     wanted += services.namespace_outputs.get(namespace, [])
     outputs = list({t.token(): t for t in wanted}.values())
-    render = _renderer(services, outputs, work.data) if outputs else None
+    render = services.variants.for_upload(outputs, work.data) if outputs else None
     password = work.params.get("password")
     ingested = await services.originals.ingest(namespace, work.data, render, password=password)
     key = ingested.key
@@ -88,12 +87,6 @@ async def rasterize(work: Work) -> dict[str, Any]:
         "outputs": {documents.MANIFEST: f"{work.base_url}/{key.output(documents.MANIFEST)}"},
         "pages": manifest["pages"],
     }
-
-
-def _renderer(
-    services: Services, outputs: list[Transform], data: bytes
-) -> Callable[[ImageKey], Awaitable[None]]:
-    return functools.partial(services.variants.ensure, transforms=outputs, original=data)
 
 
 def _urls(base_url: str, key: ImageKey, outputs: list[Transform]) -> dict[str, str]:

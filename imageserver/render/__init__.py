@@ -96,9 +96,17 @@ def render(data: bytes, transform: Transform, limits: Limits) -> Rendered:
     return render_many(data, [transform], limits)[0]
 
 
-def render_many(data: bytes, transforms: list[Transform], limits: Limits) -> list[Rendered]:
-    """Outputs of one original: each size is decoded and resized once, then encoded per format."""
-    sources = {page: inspect(data, limits, page) for page in {t.page for t in transforms}}
+def render_many(
+    data: bytes, transforms: list[Transform], limits: Limits, probe: Probe | None = None
+) -> list[Rendered]:
+    """Outputs of one original: each size is decoded and resized once, then encoded per format.
+
+    `probe` is page 1's header when the caller has read it already (inspect, limits checked).
+    """
+    sources = {
+        page: probe if page == 1 and probe is not None else inspect(data, limits, page)
+        for page in {t.page for t in transforms}
+    }
     jobs = [_job(sources[transform.page], transform, limits) for transform in transforms]
     rendered: dict[int, Rendered] = {}
     for group in _same_pixels(jobs):

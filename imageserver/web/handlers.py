@@ -62,7 +62,7 @@ def _renderer(services: Services, outputs: list[Transform], data: bytes) -> Rend
     """Outputs render in one job, and their decode doubles as the upload's decode check."""
     if not outputs:
         return None
-    return lambda key: services.variants.ensure(key, outputs, original=data)
+    return services.variants.for_upload(outputs, data)
 
 
 def _requested_outputs(request: web.Request, services: Services) -> list[Transform]:
