@@ -7,6 +7,7 @@ import os
 import pty
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pyvips
 from tests.cli.runner import (
     CLI,
     PHOTO,
+    TIMEOUT_S,
     Run,
     distinct_copies,
     environment,
@@ -253,3 +255,27 @@ def _read_all(fd: int) -> str:
         chunks.append(chunk)
     os.close(fd)
     return b"".join(chunks).decode()
+
+
+def test_process_starts_without_what_only_the_server_and_jobs_need(tmp_path: Path) -> None:
+    """Start-up is paid once per batch: aiohttp, saq and PDFium load only when used (a PDF
+    among the files still renders, its decoder loaded on demand)."""
+    heavy = ("aiohttp", "saq", "pypdfium2")
+    script = (
+        "import sys; from imageserver_cli.main import main; "
+        f"main(['process', '--storage', sys.argv[1], '--outputs', 'w50.jpg', sys.argv[2]]); "
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    photo = tmp_path / "in" / "grid.jpg"
+    photo.parent.mkdir()
+    photo.write_bytes(image_bytes("grid.jpg"))
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "data"), str(photo.parent)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        env=environment(),
+        check=True,
+    )
+    assert done.stdout.splitlines()[-1] == ""
+    assert '"hash"' in done.stdout  # the file was stored

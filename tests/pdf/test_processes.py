@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 
@@ -102,3 +104,34 @@ async def test_a_caller_that_gives_up_leaves_the_worker_busy_until_done() -> Non
         assert time.monotonic() - started > 0.2
     finally:
         pool.close()
+
+
+def test_no_process_starts_before_the_first_task() -> None:
+    """A server or batch that never sees a PDF must not pay for a process at start-up
+    (multiprocessing's resource tracker included). A fresh interpreter, so no earlier test's
+    processes are around."""
+    script = """
+import asyncio, os, pathlib
+from imageserver import render
+from imageserver.render.processes import ProcessPool
+
+def children():
+    me = os.getpid()
+    stats = [p.read_text() for p in pathlib.Path("/proc").glob("[0-9]*/stat") if p.exists()]
+    return sum(int(s.rsplit(")", 1)[1].split()[1]) == me for s in stats)
+
+async def main():
+    pool = ProcessPool(2, 5.0, render.configure, (1,))
+    print(children())
+    await pool.run(os.getpid)
+    print(children())
+    pool.close()
+
+asyncio.run(main())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    before, after = map(int, done.stdout.split())
+    assert before == 0
+    assert after > 0

@@ -10,15 +10,18 @@ from typing import Any
 
 import pytest
 
+from imageserver import blocking
 from imageserver.errors import BadRequest
 from imageserver.settings import Settings, SettingsError
 from imageserver.storage import LocalStorage, Storage, open_storage
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "local-inline", "s3"])
 async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
     if request.param == "local":
         backend = open_storage(str(tmp_path / "root"))
+    elif request.param == "local-inline":  # as `process` runs it (imageserver/blocking.py)
+        backend = open_storage(str(tmp_path / "root"), blocking=blocking.inline)
     else:
         settings = Settings(**request.getfixturevalue("s3_settings"))
         backend = open_storage(settings.storage, settings)
