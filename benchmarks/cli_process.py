@@ -140,9 +140,14 @@ def report(cli: list[tuple[float, float]], plain: list[tuple[float, float]]) -> 
         "cli": statistics.median(c for _, c in cli),
         "plain": statistics.median(c for _, c in plain),
     }
+    paired = [c / p for (c, _), (p, _) in zip(cli, plain, strict=True)]
     return {
         "images_per_s": rate,
         "ratio": rate["cli"] / rate["plain"],
+        # each round's two runs are back to back: their ratio is what drift in the machine
+        # (other tenants come and go) disturbs least
+        "ratio_per_round": paired,
+        "ratio_median_of_rounds": statistics.median(paired),
         "cpu_ms_per_image": cpu,
         "cpu_ratio": cpu["plain"] / cpu["cli"],
         "rounds_images_per_s": {"cli": [r for r, _ in cli], "plain": [r for r, _ in plain]},

@@ -2,8 +2,9 @@
 
 The server runs them in threads: its loop serves requests, which a slow disk must not stall.
 `process` runs them inline: its loop only feeds the render pool, and a hand-off to a thread
-(wake it, pass the GIL back and forth with the render threads) costs more CPU than the read or
-write it carries; inline, `process` spends 7 ms less CPU per file (README "CLI").
+(wake it, pass the GIL back and forth with the render threads) costs more CPU than most reads
+and writes it carries: inline, `process` spends about 1 ms less CPU per file and stores 2% more
+files per second (the 2725x2225 JPEG with two outputs, 2 cores).
 """
 
 from __future__ import annotations
