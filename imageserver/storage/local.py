@@ -6,7 +6,6 @@ into place, so a crash never leaves a partial file under a real name.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import tempfile
@@ -34,7 +33,7 @@ class LocalStorage:
     async def put(self, key: str, data: bytes, *, content_type: str, durable: bool = False) -> None:
         # fsync waits on the device for milliseconds: a thread's job even where other file
         # calls run inline, so the loop goes on feeding the renders meanwhile
-        run = asyncio.to_thread if durable else self._blocking
+        run = IN_THREAD if durable else self._blocking
         await run(self._write_atomic, self.path(key), data, durable)
 
     async def exists(self, key: str) -> bool:

@@ -258,8 +258,7 @@ def _read_all(fd: int) -> str:
 
 
 def test_process_starts_without_what_only_the_server_and_jobs_need(tmp_path: Path) -> None:
-    """Start-up is paid once per batch: aiohttp, saq and PDFium load only when used (a PDF
-    among the files still renders, its decoder loaded on demand)."""
+    """Start-up is paid once per batch: aiohttp, saq and PDFium load only when used."""
     heavy = ("aiohttp", "saq", "pypdfium2")
     script = (
         "import sys; from imageserver_cli.main import main; "

@@ -55,18 +55,18 @@ async def test_errors_come_back_typed(pool: ProcessPool) -> None:
         await pool.run(render.render, corpus_pdf(MULTIPAGE), parse_token("w200-p20.jpg"), LIMITS)
 
 
-async def test_a_dying_worker_fails_its_own_task_only() -> None:
-    # Both workers up, with this module imported (for _die), first: a death is told from a
-    # deadline by the time since submission, and the retry's fresh worker imports this module
-    # again, which on a busy 2-core machine can take longer than TIMEOUT_S.
+@pytest.fixture
+async def patient_pool() -> AsyncIterator[ProcessPool]:
+    """A death is told from a deadline by the time since submission, and a retry's fresh worker
+    imports this module again (for _die): on a busy 2-core machine, longer than TIMEOUT_S."""
     pool = ProcessPool(2, 10 * TIMEOUT_S, render.configure, (1,))
-    try:
-        await _dying_worker_fails_its_own_task_only(pool)
-    finally:
-        pool.close()
+    yield pool
+    pool.close()
 
 
-async def _dying_worker_fails_its_own_task_only(pool: ProcessPool) -> None:
+async def test_a_dying_worker_fails_its_own_task_only(patient_pool: ProcessPool) -> None:
+    pool = patient_pool
+    # Both workers up, with this module imported (for _die), first.
     await asyncio.gather(*(pool.run(_slow, 0) for _ in range(2)))
     neighbour = asyncio.ensure_future(pool.run(_slow, 0.5))
     await asyncio.sleep(0.1)  # the neighbour is running in the other worker
