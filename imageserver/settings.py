@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,6 +215,8 @@ def load(
 
 
 def _read_toml(path: str) -> dict[str, Any]:
+    import tomllib  # only with --config: its parser costs start-up (20 ms) to every command
+
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)

@@ -138,9 +138,8 @@ async def test_identical_files_at_once_store_once_and_the_second_is_found_done(
     assert not batch._busy  # no lock is kept once its file is done: memory stays bounded
 
 
-def renders(services: Services, fmt: str) -> float | None:
-    labels = {"format": fmt}
-    return services.metrics.registry.get_sample_value("imageserver_render_seconds_count", labels)
+def renders(services: Services, fmt: str) -> int:
+    return services.metrics.renders.count(fmt)
 
 
 async def test_namespace_outputs_are_added_to_the_batch_outputs(tmp_path: Path) -> None:

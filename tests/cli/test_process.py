@@ -258,8 +258,9 @@ def _read_all(fd: int) -> str:
 
 
 def test_process_starts_without_what_only_the_server_and_jobs_need(tmp_path: Path) -> None:
-    """Start-up is paid once per batch: aiohttp, saq and PDFium load only when used."""
-    heavy = ("aiohttp", "saq", "pypdfium2")
+    """Start-up is paid once per batch: aiohttp, saq, PDFium and prometheus_client load only
+    when used."""
+    heavy = ("aiohttp", "saq", "pypdfium2", "prometheus_client")
     script = (
         "import sys; from imageserver_cli.main import main; "
         f"main(['process', '--storage', sys.argv[1], '--outputs', 'w50.jpg', sys.argv[2]]); "
