@@ -3,9 +3,10 @@
 statsd names (prefix `image_server`) are the seed's: image_request, image_request.{format},
 image_request_fail, original_downloaded, original_unavailable; plus render timings.
 
-Counts live in plain dicts, and prometheus_client is imported at the first scrape: importing it
-costs every command a tenth of a second of start-up (`process`, `render`), and its metric
-objects take a lock on every increment. All counting happens on the event loop's thread.
+Counts live in plain dicts, and prometheus_client is imported at the first scrape (statsd only
+when configured): importing it costs every command a tenth of a second of start-up (`process`,
+`render`), and its metric objects take a lock on every increment. All counting happens on the
+event loop's thread.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from statsd import StatsClient
+if TYPE_CHECKING:
+    from statsd import StatsClient
 
 STATSD_PREFIX = "image_server"
 _RENDER_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -151,5 +153,7 @@ def _cumulative(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str,
 def _statsd_client(address: str) -> StatsClient | None:
     if not address:
         return None
+    from statsd import StatsClient
+
     host, _, port = address.rpartition(":")
     return StatsClient(host or "127.0.0.1", int(port), prefix=STATSD_PREFIX)

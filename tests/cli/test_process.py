@@ -258,9 +258,9 @@ def _read_all(fd: int) -> str:
 
 
 def test_process_starts_without_what_only_the_server_and_jobs_need(tmp_path: Path) -> None:
-    """Start-up is paid once per batch: aiohttp, saq, PDFium and prometheus_client load only
+    """Start-up is paid once per batch: aiohttp, saq, PDFium, prometheus_client and statsd load only
     when used."""
-    heavy = ("aiohttp", "saq", "pypdfium2", "prometheus_client")
+    heavy = ("aiohttp", "saq", "pypdfium2", "prometheus_client", "statsd")
     script = (
         "import sys; from imageserver_cli.main import main; "
         f"main(['process', '--storage', sys.argv[1], '--outputs', 'w50.jpg', sys.argv[2]]); "
