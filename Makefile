@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	@# bytecode, as a regular install has: with PYTHONDONTWRITEBYTECODE set, an editable
+	@# install would compile every module at every start of the CLI (45 ms)
+	$(BIN)/python -m compileall -q imageserver cli
 	touch $(STAMP)
 
 run: install

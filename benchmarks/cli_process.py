@@ -20,6 +20,7 @@ kernel time instead of 0.03 ms, a cost of the benchmark's own clean-up, not of t
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import resource
@@ -85,6 +86,14 @@ class Measure:
         return images / self.wall_s, 1000 * self.cpu_s / images
 
 
+def compile_bytecode() -> None:
+    """As `pip install` does for the package: an editable install under PYTHONDONTWRITEBYTECODE
+    (set on our machines) would compile every module from source at each start, 45 ms."""
+    root = Path(__file__).resolve().parents[1]
+    for package in ("imageserver", "cli"):  # cli/ is the imageserver_cli package
+        compileall.compile_dir(root / package, quiet=1)
+
+
 def through_cli(directory: Path, storage: Path, jobs: int) -> tuple[float, float]:
     """The command as a user runs it, start-up included, into a fresh storage."""
     command = [sys.executable, "-m", "imageserver_cli.main", "process", "--storage", str(storage)]
@@ -128,6 +137,7 @@ def main() -> None:
         help="where inputs and outputs go (default: the system's temp directory)",
     )
     args = parser.parse_args()
+    compile_bytecode()
     with tempfile.TemporaryDirectory(dir=args.workdir) as work:
         inputs = Path(work, "inputs")
         inputs.mkdir()

@@ -24,3 +24,14 @@ def test_quick_benchmark_writes_a_report(tmp_path: Path) -> None:
     assert {"pyvips in-process", "imageserver"} <= set(row["systems"])
     assert row["systems"]["imageserver"]["rate"] > 0
     assert results["uploads"]["rate"] > 0
+
+
+def test_cli_benchmark_runs_both_sides(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "benchmarks.cli_process", "--rounds", "1", "--files", "3"]
+    command += ["--workdir", str(tmp_path)]
+    done = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=120)
+    report = json.loads(done.stdout)
+    assert report["images_per_s"]["cli"] > 0
+    assert report["images_per_s"]["plain"] > 0
+    assert len(report["ratio_per_round"]) == 1
+    assert list(tmp_path.iterdir()) == []  # every round's files are gone at the end
