@@ -4,7 +4,7 @@ statsd names (prefix `image_server`) are the seed's: image_request, image_reques
 image_request_fail, original_downloaded, original_unavailable; plus render timings.
 
 Counts live in plain dicts, and prometheus_client is imported at the first scrape (statsd only
-when configured): importing it costs every command a tenth of a second of start-up (`process`,
+when configured): importing it costs every command 50-75 ms of start-up (`process`,
 `render`), and its metric objects take a lock on every increment. All counting happens on the
 event loop's thread.
 """
@@ -34,9 +34,6 @@ class Counter:
 
     def inc(self, *labels: str) -> None:
         self.values[labels] = self.values.get(labels, 0.0) + 1.0
-
-    def value(self, *labels: str) -> float:
-        return self.values.get(labels, 0.0)
 
 
 @dataclass
