@@ -132,8 +132,11 @@ class Variants:
             return True
         return self.cache.get(output_key) is not None
 
-    def for_upload(self, transforms: list[Transform], original: bytes) -> RenderOutputs:
-        """Ingest's callback for an upload's outputs: rendered from the uploaded bytes."""
+    def for_upload(self, transforms: list[Transform], original: bytes) -> RenderOutputs | None:
+        """Ingest's callback for an upload's outputs, rendered from the uploaded bytes; their
+        decode doubles as the upload's decode check. None when no output is asked for."""
+        if not transforms:
+            return None
         return functools.partial(self.ensure, transforms=transforms, original=original)
 
     async def location(self, key: ImageKey, transform: Transform) -> str | None:

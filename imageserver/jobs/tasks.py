@@ -60,7 +60,7 @@ async def ingest(work: Work) -> dict[str, Any]:
     wanted = [parse_token(token, max_side=max_side) for token in work.params["outputs"]]
     wanted += services.namespace_outputs.get(namespace, [])
     outputs = list({t.token(): t for t in wanted}.values())
-    render = services.variants.for_upload(outputs, work.data) if outputs else None
+    render = services.variants.for_upload(outputs, work.data)
     password = work.params.get("password")
     ingested = await services.originals.ingest(namespace, work.data, render, password=password)
     key = ingested.key

@@ -12,7 +12,6 @@ from ..documents import MANIFEST
 from ..errors import BadRequest, ImageServerError, NotFound
 from ..fetch import read_capped
 from ..keys import ImageKey, check_namespace
-from ..originals import RenderOutputs
 from ..services import Services
 from ..transform import AUTO_FORMAT, Transform, parse_token, parse_tokens
 from .appkeys import SERVICES
@@ -52,17 +51,10 @@ async def upload(request: web.Request) -> web.Response:
     namespace = check_namespace(request.match_info["namespace"])
     outputs = _requested_outputs(request, services) + services.namespace_outputs.get(namespace, [])
     data = await _original_bytes(request, services)
-    render_outputs = _renderer(services, outputs, data)
+    render_outputs = services.variants.for_upload(outputs, data)
     password = request.query.get("password")  # encrypted PDFs; never logged (web/accesslog.py)
     ingested = await services.originals.ingest(namespace, data, render_outputs, password=password)
     return web.json_response(ingested.info)
-
-
-def _renderer(services: Services, outputs: list[Transform], data: bytes) -> RenderOutputs | None:
-    """Outputs render in one job, and their decode doubles as the upload's decode check."""
-    if not outputs:
-        return None
-    return services.variants.for_upload(outputs, data)
 
 
 def _requested_outputs(request: web.Request, services: Services) -> list[Transform]:
