@@ -13,6 +13,7 @@ import random
 from collections.abc import AsyncIterator
 
 from .backends import Backend
+from .waiting import wait_event
 
 POLL_S = 0.1  # how often a waiting fetch tries again (at once when this process frees a slot)
 LEASE_MARGIN_S = 5.0
@@ -31,8 +32,7 @@ class Limiter:
         ttl_s = fetch_s + LEASE_MARGIN_S
         while not await self._take_all(slots, holder, ttl_s):
             self._freed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._freed.wait(), POLL_S * (0.5 + random.random()))
+            await wait_event(self._freed, POLL_S * (0.5 + random.random()))
         try:
             yield
         finally:

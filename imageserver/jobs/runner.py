@@ -148,8 +148,9 @@ async def heartbeat(job: Job) -> AsyncIterator[None]:
         yield
     finally:
         beating.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beating
+        # Not `await beating` under suppress(CancelledError): that would also swallow a cancel
+        # of this task arriving meanwhile (a shutdown, DELETE /jobs).
+        await asyncio.wait([beating])
 
 
 async def _beat(job: Job) -> None:

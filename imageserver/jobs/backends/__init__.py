@@ -8,7 +8,6 @@ what strict priority across queues needs, and lease-based slots for the fetch li
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -17,6 +16,7 @@ from urllib.parse import urlparse
 from saq import Job, Queue
 
 from ...settings import SettingsError
+from ..waiting import wait_event
 
 DEFAULT_POLL_S = 0.05  # how often an idle worker looks for jobs enqueued by another process
 
@@ -82,5 +82,4 @@ async def wait_for_claim(
         wait_s = poll_s if deadline is None else min(poll_s, deadline - loop.time())
         if wait_s <= 0:
             return None
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), wait_s)
+        await wait_event(wakeup, wait_s)
