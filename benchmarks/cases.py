@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -129,19 +131,55 @@ def peak_rss(profile: Profile, server: ImageServer) -> dict[str, Any]:
     return {"idle_mb": idle / 2**20, "peak_mb": sampler.peak_bytes / 2**20, **result.summary()}
 
 
+# Longer than the server's --release-memory-after-s (10 s), after which it hands freed memory back.
+REST_S = 12.0
+
+
 def rss_growth(profile: Profile, server: ImageServer) -> dict[str, Any]:
-    """RSS after the first 1,000 of a long mixed run against RSS at its end."""
+    """RSS after the first 1,000 of a long mixed run against RSS at its end: at rest, REST_S
+    after the load (what a leak or fragmentation shows in), and as the load stops. Also at rest
+    without the memory cache's bytes, which grow by design up to --memory-cache-bytes."""
     mixed = _mixed_urls(server, profile.memory_requests)
-    asyncio.run(load.get_each(mixed[:1000], 8))
-    after_first = tree_rss_bytes(server.pid)
-    asyncio.run(load.get_each(mixed[1000:], 8))
-    after_all = tree_rss_bytes(server.pid)
+    first = _load_then_rss(server, mixed[:1000])
+    last = _load_then_rss(server, mixed[1000:])
     return {
         "requests": len(mixed),
-        "after_1000_mb": after_first / 2**20,
-        "after_all_mb": after_all / 2**20,
-        "growth_percent": 100 * (after_all - after_first) / after_first,
+        "after_1000_mb": first.rest / 2**20,
+        "after_all_mb": last.rest / 2**20,
+        "growth_percent": _growth(first.rest, last.rest),
+        "loaded_after_1000_mb": first.loaded / 2**20,
+        "loaded_after_all_mb": last.loaded / 2**20,
+        "loaded_growth_percent": _growth(first.loaded, last.loaded),
+        "cache_after_1000_mb": first.cache / 2**20,
+        "cache_after_all_mb": last.cache / 2**20,
+        "growth_beyond_cache_percent": _growth(first.rest - first.cache, last.rest - last.cache),
     }
+
+
+@dataclass(frozen=True)
+class _Rss:
+    loaded: int  # as the load stops
+    rest: int  # REST_S later
+    cache: int  # the memory cache's bytes, at rest
+
+
+def _load_then_rss(server: ImageServer, urls: list[str]) -> _Rss:
+    asyncio.run(load.get_each(urls, 8))
+    loaded = tree_rss_bytes(server.pid)
+    time.sleep(REST_S)
+    return _Rss(loaded, tree_rss_bytes(server.pid), _memory_cache_bytes(server))
+
+
+def _memory_cache_bytes(server: ImageServer) -> int:
+    with urllib.request.urlopen(f"{server.base}/metrics", timeout=10) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith("imageserver_memory_cache_bytes "):
+                return int(float(line.split()[1]))
+    raise RuntimeError("/metrics has no imageserver_memory_cache_bytes")
+
+
+def _growth(before: int, after: int) -> float:
+    return 100 * (after - before) / before
 
 
 def _mixed_urls(server: ImageServer, count: int) -> list[str]:

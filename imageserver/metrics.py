@@ -58,6 +58,13 @@ class Histogram:
         return sum(self.counts.get(labels, ()))
 
 
+@dataclass(frozen=True)
+class Gauge:
+    name: str
+    help: str
+    read: Callable[[], float]
+
+
 class Metrics:
     """One per app, so several servers can live in one test process."""
 
@@ -76,11 +83,12 @@ class Metrics:
             "Where outputs came from: memory, storage, redirect or render",
             ("result",),
         )
-        self.pool_pending: Callable[[], float] = lambda: 0.0
+        self.gauges: dict[str, Gauge] = {}
         self.statsd = _statsd_client(statsd_address)
 
-    def watch_pool(self, pending: Callable[[], float]) -> None:
-        self.pool_pending = pending
+    def watch(self, name: str, help: str, read: Callable[[], float]) -> None:
+        """A gauge read at each scrape, from whatever owns the value."""
+        self.gauges[name] = Gauge(name, help, read)
 
     def request(self, method: str, status: int) -> None:
         self.requests.inc(method, str(status))
@@ -132,11 +140,8 @@ class _Snapshot:
         for labels, counts in sorted(histogram.counts.items()):
             family.add_metric(labels, _cumulative(histogram.bounds, counts), histogram.sums[labels])
         yield family
-        yield GaugeMetricFamily(
-            "imageserver_render_pool_pending",
-            "Renders running or waiting in the pool",
-            value=metrics.pool_pending(),
-        )
+        for gauge in metrics.gauges.values():
+            yield GaugeMetricFamily(gauge.name, gauge.help, value=gauge.read())
 
 
 def _cumulative(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, float]]:

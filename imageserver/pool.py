@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from .errors import Overloaded
@@ -21,16 +22,33 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class IdleHook:
+    """What to run on a worker thread when the pool has had no work for `delay_s` seconds."""
+
+    run: Callable[[], None]
+    delay_s: float
+
+
 class RenderPool:
-    def __init__(self, workers: int, queue: int, processes: ProcessPool | None = None) -> None:
+    def __init__(
+        self,
+        workers: int,
+        queue: int,
+        processes: ProcessPool | None = None,
+        on_idle: IdleHook | None = None,
+    ) -> None:
         """Without `processes` isolated work runs in the threads too, one PDFium call at a time
-        (render/pdf.py holds a lock), but a crash would take the process with it."""
+        (render/pdf.py holds a lock), but a crash would take the process with it. `on_idle`
+        runs on a worker thread once the pool has had no work for its delay."""
         self.workers = workers
         self.capacity = workers + queue
         self.pending = 0
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
         self._processes = processes
         self._slots = asyncio.Semaphore(workers)
+        self._on_idle = on_idle
+        self._idle_timer: asyncio.TimerHandle | None = None
 
     @property
     def queued(self) -> int:
@@ -58,12 +76,26 @@ class RenderPool:
         if self.pending >= self.capacity:
             raise Overloaded(f"{self.pending} renders in progress or waiting; try again shortly")
         self.pending += 1
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         try:
             yield
         finally:
             self.pending -= 1
+            if self.pending == 0 and self._on_idle is not None:
+                loop = asyncio.get_running_loop()
+                self._idle_timer = loop.call_later(self._on_idle.delay_s, self._idle, loop)
+
+    def _idle(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Once per pause: the next work cancels a timer that has not fired yet."""
+        self._idle_timer = None
+        if self._on_idle is not None:
+            loop.run_in_executor(self._executor, self._on_idle.run)
 
     def close(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
         self._executor.shutdown(wait=True, cancel_futures=True)
         if self._processes is not None:
             self._processes.close()

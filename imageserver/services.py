@@ -13,7 +13,7 @@ from .memcache import ByteLRU
 from .metrics import Metrics
 from .netguard import FetchPolicy
 from .originals import Originals
-from .pool import RenderPool
+from .pool import IdleHook, RenderPool
 from .render.processes import ProcessPool
 from .settings import Settings
 from .sources import SourceFetcher
@@ -81,17 +81,35 @@ def _pdf_pool(settings: Settings) -> ProcessPool:
     )
 
 
+def _release_memory(settings: Settings) -> IdleHook | None:
+    if settings.release_memory_after_s <= 0:
+        return None
+    return IdleHook(render.release_free_memory, settings.release_memory_after_s)
+
+
 def build_services(settings: Settings, blocking: Blocking = IN_THREAD) -> Services:
     render.configure(settings.vips_concurrency, settings.malloc_arenas)
     metrics = Metrics(settings.statsd)
     storage = open_storage(settings.storage, settings, blocking)
     pool = RenderPool(
-        settings.resolved_render_workers(), settings.render_queue, _pdf_pool(settings)
+        settings.resolved_render_workers(),
+        settings.render_queue,
+        _pdf_pool(settings),
+        _release_memory(settings),
     )
-    metrics.watch_pool(lambda: pool.pending)
     limits = limits_of(settings)
     originals = Originals(storage, pool, limits)
     cache: ByteLRU[Output] = ByteLRU(settings.memory_cache_bytes, settings.memory_cache_item_bytes)
+    metrics.watch(
+        "imageserver_render_pool_pending",
+        "Renders running or waiting in the pool",
+        lambda: pool.pending,
+    )
+    metrics.watch(
+        "imageserver_memory_cache_bytes",
+        "Bytes of outputs held in the memory cache",
+        lambda: cache.used_bytes,
+    )
     return Services(
         settings=settings,
         storage=storage,

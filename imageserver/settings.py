@@ -65,6 +65,9 @@ class Settings:
     render_queue: int = _setting(64, "renders that may wait for a worker before 503s")
     vips_concurrency: int = _setting(1, "libvips threads per render (0: libvips default)")
     malloc_arenas: int = _setting(2, "glibc malloc arenas, fewer keep RSS flat (0: glibc default)")
+    release_memory_after_s: float = _setting(
+        10.0, "once renders pause this long, freed memory goes back to the OS (glibc; 0: never)"
+    )
     pdf_workers: int = _setting(0, "processes that render PDF pages (0: one per core)")
     pdf_page_timeout_s: float = _setting(
         30.0, "longest one PDF page may take to render; its worker process is killed then"
@@ -315,7 +318,13 @@ def _preset_pair(item: str) -> tuple[str, str]:
 def _validate(settings: Settings) -> list[str]:
     positive = ("max_upload_bytes", "max_pixels", "max_frames", "max_output_side", "render_queue")
     problems = [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
-    non_negative = ("render_workers", "vips_concurrency", "malloc_arenas", "memory_cache_bytes")
+    non_negative = (
+        "render_workers",
+        "vips_concurrency",
+        "malloc_arenas",
+        "release_memory_after_s",
+        "memory_cache_bytes",
+    )
     problems += [f"{name}: must be >= 0" for name in non_negative if getattr(settings, name) < 0]
     if not 0 < settings.port < 65536:
         problems.append(f"port: expected 1-65535, got {settings.port}")

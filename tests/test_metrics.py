@@ -47,10 +47,12 @@ def test_render_histogram_buckets_are_cumulative() -> None:
     assert metrics.renders.count("webp") == 4
 
 
-def test_pool_gauge_reads_the_pool_at_each_scrape() -> None:
+def test_gauges_are_read_at_each_scrape() -> None:
     metrics = Metrics()
     pending = [3.0]
-    metrics.watch_pool(lambda: pending[0])
+    metrics.watch("imageserver_render_pool_pending", "Renders", lambda: pending[0])
+    metrics.watch("imageserver_memory_cache_bytes", "Bytes", lambda: 2048)
     assert samples(metrics)["imageserver_render_pool_pending", ()] == 3
     pending[0] = 0.0
     assert samples(metrics)["imageserver_render_pool_pending", ()] == 0
+    assert samples(metrics)["imageserver_memory_cache_bytes", ()] == 2048

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from imageserver.errors import Overloaded
-from imageserver.pool import RenderPool
+from imageserver.pool import IdleHook, RenderPool
 
 WORKERS = 2
 QUEUE = 1
@@ -94,3 +94,64 @@ async def test_exceptions_propagate_and_free_the_slot(pool: RenderPool) -> None:
     with pytest.raises(ValueError, match=r"^corrupt image$"):
         await pool.run(fail)
     assert pool.pending == 0
+
+
+class IdleCalls:
+    """Records the threads an idle hook ran on; `ran` is set at each call."""
+
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+        self.ran = threading.Event()
+
+    def __call__(self) -> None:
+        self.threads.append(threading.current_thread().name)
+        self.ran.set()
+
+
+IDLE_S = 0.25  # a pause shorter than this (between the runs below) never counts
+
+
+@pytest.fixture
+def idle() -> IdleCalls:
+    return IdleCalls()
+
+
+@pytest.fixture
+def hooked(idle: IdleCalls) -> Iterator[RenderPool]:
+    pool = RenderPool(WORKERS, QUEUE, on_idle=IdleHook(idle, IDLE_S))
+    yield pool
+    pool.close()
+
+
+async def test_idle_hook_runs_once_per_pause_on_a_worker(
+    hooked: RenderPool, idle: IdleCalls
+) -> None:
+    await hooked.run(pow, 2, 10)
+    await asyncio.gather(*(hooked.run(pow, 2, n) for n in range(WORKERS + QUEUE)))
+    assert idle.threads == []  # not while work keeps coming
+    assert await asyncio.to_thread(idle.ran.wait, HOLD_TIMEOUT_S)
+    await asyncio.sleep(IDLE_S * 2)
+    assert len(idle.threads) == 1
+    assert idle.threads[0].startswith("render")
+
+
+async def test_idle_hook_waits_for_a_pause_as_long_as_its_delay(
+    hooked: RenderPool, idle: IdleCalls
+) -> None:
+    for _ in range(6):
+        await hooked.run(pow, 2, 10)
+        await asyncio.sleep(0.01)
+    assert idle.threads == []
+    assert await asyncio.to_thread(idle.ran.wait, HOLD_TIMEOUT_S)
+
+
+async def test_idle_hook_waits_for_work_in_flight(
+    hooked: RenderPool, idle: IdleCalls, release: threading.Event
+) -> None:
+    slow = asyncio.create_task(hooked.run(_held, release))
+    await hooked.run(pow, 2, 10)
+    await asyncio.sleep(IDLE_S * 2)
+    assert idle.threads == []
+    release.set()
+    await slow
+    assert await asyncio.to_thread(idle.ran.wait, HOLD_TIMEOUT_S)

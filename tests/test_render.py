@@ -5,7 +5,9 @@ The corpus-wide checks (orientation, colour, depth, formats) live in tests/fidel
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import os
 import sys
 import time
 
@@ -123,3 +125,26 @@ def test_configure_shortens_the_gil_switch_interval() -> None:
         assert sys.getswitchinterval() == pytest.approx(render.GIL_SWITCH_INTERVAL_S)
     finally:
         sys.setswitchinterval(before)
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_release_free_memory_hands_freed_heap_back_to_the_os() -> None:
+    """Freed chunks below a live one stay mapped (glibc trims only the heap's top by itself)."""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    chunk = 64 * 1024  # under the mmap threshold: from the heap
+    chunks = [libc.malloc(chunk) for _ in range(800)]
+    for address in chunks:
+        ctypes.memset(address, 1, chunk)
+    for address in chunks[:-1]:
+        libc.free(address)
+    before = _rss_bytes()
+    render.release_free_memory()
+    after = _rss_bytes()
+    libc.free(chunks[-1])
+    assert before - after > 25 * 2**20

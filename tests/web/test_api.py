@@ -240,6 +240,10 @@ async def test_metrics_and_statsd_events(start_server: ServerFactory) -> None:
         text = await resp.text()
     assert 'imageserver_http_requests_total{method="GET",status="400"} 1.0' in text
     assert "imageserver_render_pool_pending 0.0" in text
+    (cache_line,) = [
+        ln for ln in text.splitlines() if ln.startswith("imageserver_memory_cache_bytes ")
+    ]
+    assert float(cache_line.split()[1]) > 0  # the w50.webp rendered above
 
 
 async def test_json_bodies_everywhere(server: Server) -> None:
