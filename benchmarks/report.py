@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -128,11 +129,11 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             if peer in r["systems"]
         ]
         if ratios:
-            worst, median = min(ratios), sorted(ratios)[len(ratios) // 2]
+            worst, median = min(ratios), statistics.median(ratios)
             checks.append(
                 (
                     f"cold c4 >= {goal}x {peer}",
-                    f"median {median:.2f}x, worst {worst:.2f}x",
+                    f"median {median:.3f}x, worst {worst:.2f}x",
                     median >= goal,
                 )
             )
