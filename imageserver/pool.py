@@ -83,15 +83,15 @@ class RenderPool:
             yield
         finally:
             self.pending -= 1
-            if self.pending == 0 and self._on_idle is not None:
+            hook = self._on_idle
+            if self.pending == 0 and hook is not None:
                 loop = asyncio.get_running_loop()
-                self._idle_timer = loop.call_later(self._on_idle.delay_s, self._idle, loop)
+                self._idle_timer = loop.call_later(hook.delay_s, self._idle, loop, hook)
 
-    def _idle(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _idle(self, loop: asyncio.AbstractEventLoop, hook: IdleHook) -> None:
         """Once per pause: the next work cancels a timer that has not fired yet."""
         self._idle_timer = None
-        if self._on_idle is not None:
-            loop.run_in_executor(self._executor, self._on_idle.run)
+        loop.run_in_executor(self._executor, hook.run)
 
     def close(self) -> None:
         if self._idle_timer is not None:
