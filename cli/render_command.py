@@ -54,18 +54,25 @@ def run(config: Settings, args: argparse.Namespace) -> int:
     render.configure(config.vips_concurrency, config.malloc_arenas)
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    one = functools.partial(_render_one, data, limits_of(config), args.input, out_dir)
+    one = functools.partial(
+        _render_one, data, limits_of(config), config.fast_shrink_on_load, args.input, out_dir
+    )
     with ThreadPoolExecutor(config.resolved_render_workers()) as pool:
         lines = list(map(_emitted, pool.map(one, transforms)))
     return EXIT_OK if all("error" not in line for line in lines) else EXIT_FAILED
 
 
 def _render_one(
-    data: bytes, limits: render.Limits, input_path: str, out_dir: Path, transform: Transform
+    data: bytes,
+    limits: render.Limits,
+    fast_shrink: bool,
+    input_path: str,
+    out_dir: Path,
+    transform: Transform,
 ) -> dict[str, Any]:
     token = transform.token()
     try:
-        rendered = render.render(data, transform, limits)
+        rendered = render.render(data, transform, limits, fast_shrink=fast_shrink)
     except ImageServerError as exc:
         return {**Failed.of(input_path, exc).to_json(), "token": token}
     target = out_dir / f"{Path(input_path).stem}-{token}"

@@ -100,12 +100,15 @@ class InputFormat:
     # Decoded in a worker process: the decoder is not thread-safe, or a crash must not take the
     # server with it (PDFium is both).
     isolated: bool = False
+    # The decoder can decode at 1/2, 1/4 or 1/8 of the size (libjpeg's scaled IDCT), so a fast
+    # shrink-on-load may choose the factor itself (geometry.fast_decode_shrink).
+    scaled_decode: bool = False
 
 
 INPUT_FORMATS: dict[str, InputFormat] = {
     f.name: f
     for f in (
-        InputFormat("jpeg", "image/jpeg"),
+        InputFormat("jpeg", "image/jpeg", scaled_decode=True),
         InputFormat("png", "image/png"),
         InputFormat("gif", "image/gif", animated=True),
         InputFormat("webp", "image/webp", animated=True),

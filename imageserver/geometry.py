@@ -65,3 +65,22 @@ def _fill(src_width: int, src_height: int, box_w: int, box_h: int, enlarge: bool
 
 def _scaled(length: int, scale: float) -> int:
     return max(1, round(length * scale))
+
+
+# JPEG decode shrinks, largest first (libjpeg's scaled IDCT: 1/8, 1/4, 1/2 of the size).
+DECODE_SHRINKS = (8, 4, 2)
+
+
+def fast_decode_shrink(src_width: int, src_height: int, plan: Plan) -> int:
+    """The largest decode shrink whose image still covers the plan's resize, as sharp's
+    fastShrinkOnLoad picks it; 1 for none. libvips' own choice leaves at least a factor of 2
+    for the resize after it: sharper and slower (README "Rendering" has the measured cost).
+
+    A shrink that equals the whole factor is halved, as sharp does: libjpeg rounds shrunk sizes
+    up, and the resize after it would be a near-1x step over block-averaged pixels.
+    """
+    shrink = min(src_width / plan.resize_width, src_height / plan.resize_height)
+    for factor in DECODE_SHRINKS:
+        if shrink >= factor:
+            return factor // 2 if int(shrink) == factor else factor
+    return 1

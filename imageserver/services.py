@@ -115,7 +115,9 @@ def build_services(settings: Settings, blocking: Blocking = IN_THREAD) -> Servic
         storage=storage,
         pool=pool,
         originals=originals,
-        variants=Variants(storage, originals, pool, cache, limits, metrics),
+        variants=Variants(
+            storage, originals, pool, cache, limits, metrics, settings.fast_shrink_on_load
+        ),
         metrics=metrics,
         sources=SourceFetcher(fetch_policy_of(settings), metrics),
         namespace_outputs=namespace_outputs_of(settings),

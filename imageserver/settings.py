@@ -64,6 +64,11 @@ class Settings:
     render_workers: int = _setting(0, "parallel renders (0: one per core)")
     render_queue: int = _setting(64, "renders that may wait for a worker before 503s")
     vips_concurrency: int = _setting(1, "libvips threads per render (0: libvips default)")
+    fast_shrink_on_load: bool = _setting(
+        False,
+        "JPEGs decode at the smallest 1/2, 1/4, 1/8 scale that covers the output (sharp's "
+        "fastShrinkOnLoad): faster, grainier on noisy photos",
+    )
     malloc_arenas: int = _setting(2, "glibc malloc arenas, fewer keep RSS flat (0: glibc default)")
     release_memory_after_s: float = _setting(
         10.0, "once renders pause this long, freed memory goes back to the OS (glibc; 0: never)"

@@ -45,6 +45,7 @@ class Variants:
         cache: ByteLRU[Output],
         limits: render.Limits,
         metrics: Metrics,
+        fast_shrink: bool = False,
     ) -> None:
         self.storage = storage
         self.originals = originals
@@ -52,6 +53,7 @@ class Variants:
         self.cache = cache
         self.limits = limits
         self.metrics = metrics
+        self.fast_shrink = fast_shrink
         self._inflight: dict[str, asyncio.Task[Output]] = {}
 
     def cached(self, output_key: str) -> Output | None:
@@ -180,6 +182,7 @@ class Variants:
                 transforms,
                 self.limits,
                 probe,
+                self.fast_shrink,
                 isolated=render.isolated(data),
             )
             seconds = (time.perf_counter() - started) / len(transforms)

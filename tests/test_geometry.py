@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imageserver.geometry import Plan, displayed_size, plan
+from imageserver.geometry import Plan, displayed_size, fast_decode_shrink, plan
 from imageserver.transform import MAX_DENSITY, Fit, Transform, parse_token
 
 MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "MANIFEST.tsv"
@@ -158,3 +158,40 @@ def test_fit_and_single_sides_keep_the_source_aspect_ratio(
     if min(result.width, result.height) > 1:
         error = abs(result.width * src_height - result.height * src_width)
         assert error <= max(src_width, src_height) / 2
+
+
+@pytest.mark.parametrize(
+    ("source", "token", "shrink"),
+    [
+        ((2725, 2225), "w100.jpg", 8),  # 27x: the largest factor
+        ((2725, 2225), "w200.jpg", 8),  # 13.6x: libvips would take 4, leaving 2x for the resize
+        ((2725, 2225), "w300.jpg", 8),  # 9.1x
+        ((2725, 2225), "w340.jpg", 4),  # 8.01x: a whole factor is halved (sharp's rule)
+        ((2725, 2225), "w400.jpg", 4),  # 6.8x
+        ((2725, 2225), "w720.jpg", 2),  # 3.8x: libvips would decode at full size
+        ((2725, 2225), "w1200.jpg", 1),  # 2.3x: 2 is the whole factor, halved
+        ((2725, 2225), "w2000.jpg", 1),
+        ((1800, 1200), "x200.jpg", 4),  # a crop covers its box: 1200/200 on the short side
+        ((1800, 1200), "300x100.jpg", 4),  # covers 300 wide: 1800/300
+        ((1800, 1200), "x200-fit.jpg", 8),  # fits inside: 1800/200
+        ((1200, 1800), "h150@2x.jpg", 4),  # density counts: 1800/300
+        ((100, 100), "w3000.jpg", 1),  # never enlarged, never shrunk
+    ],
+)
+def test_fast_decode_shrink_is_the_largest_that_covers_the_output(
+    source: tuple[int, int], token: str, shrink: int
+) -> None:
+    assert fast_decode_shrink(*source, _plan(source, token)) == shrink
+
+
+@settings(max_examples=500)
+@given(SOURCE_SIDES, SOURCE_SIDES, transforms())
+def test_fast_decode_shrink_never_leaves_less_than_the_output(
+    src_width: int, src_height: int, transform: Transform
+) -> None:
+    result = plan(src_width, src_height, transform)
+    shrink = fast_decode_shrink(src_width, src_height, result)
+    assert shrink in (1, 2, 4, 8)
+    # libjpeg's shrunk size is the source's divided and rounded up
+    assert -(-src_width // shrink) >= result.resize_width
+    assert -(-src_height // shrink) >= result.resize_height

@@ -18,6 +18,7 @@ from imageserver import render
 from imageserver.errors import OverLimit, Undecodable, UnsupportedMedia
 from imageserver.transform import parse_token
 from tests.conftest import image_bytes
+from tests.imagecompare import ssim
 
 LIMITS = render.Limits(max_pixels=50_000_000, max_frames=500)
 
@@ -113,6 +114,44 @@ def test_render_many_takes_the_header_its_caller_read() -> None:
     (told,) = render.render_many(data, [transform], limits, wider)
     assert (told.width, told.height) != (honest.width, honest.height)
     assert render.render_many(data, [transform], limits, found)[0].data == honest.data
+
+
+def _pixels(data: bytes, token: str, fast_shrink: bool) -> pyvips.Image:
+    rendered = render.render(data, parse_token(token), LIMITS, fast_shrink=fast_shrink)
+    return pyvips.Image.new_from_buffer(rendered.data, "")
+
+
+def _same_pixels(a: pyvips.Image, b: pyvips.Image) -> bool:
+    return (a.width, a.height) == (b.width, b.height) and (a - b).abs().max() == 0
+
+
+@pytest.mark.parametrize(("token", "shrink"), [("w120.png", 4), ("x60-smart.png", 8)])
+def test_fast_shrink_decodes_jpegs_at_the_chosen_scale(token: str, shrink: int) -> None:
+    """grid.jpg is 800x600: w120 is 6.7x smaller, x60 covers its box from 10x; libvips' own
+    choice would be 2 and 4, since it leaves at least 2x for the resize."""
+    data = image_bytes("grid.jpg")
+    plan_ = render.geometry.plan(800, 600, parse_token(token))
+    assert render.geometry.fast_decode_shrink(800, 600, plan_) == shrink
+    options = {"crop": "attention"} if "smart" in token else {"size": "force"}
+    scaled = pyvips.Image.new_from_buffer(data, "", shrink=shrink)
+    expected = scaled.thumbnail_image(plan_.width, height=plan_.height, **options).copy_memory()
+    libvips = pyvips.Image.thumbnail_buffer(
+        data, plan_.width, height=plan_.height, **options
+    ).copy_memory()
+    assert _same_pixels(_pixels(data, token, fast_shrink=True), expected)
+    assert _same_pixels(_pixels(data, token, fast_shrink=False), libvips)
+    assert not _same_pixels(expected, libvips)
+
+
+@pytest.mark.parametrize("name", ["grid.png", "grid-exif6.jpg", "cmyk-noprofile.jpg"])
+def test_fast_shrink_keeps_size_orientation_and_colour(name: str) -> None:
+    """Only JPEGs take the fast path; whatever path, the output is the same picture."""
+    data = image_bytes(name)
+    default, fast = _pixels(data, "w150.png", False), _pixels(data, "w150.png", True)
+    assert (fast.width, fast.height) == (default.width, default.height)
+    assert ssim(default, fast) > 0.95
+    if name.endswith(".png"):
+        assert _same_pixels(default, fast)
 
 
 def test_configure_shortens_the_gil_switch_interval() -> None:

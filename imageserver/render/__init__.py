@@ -116,22 +116,32 @@ def inspect(data: bytes, limits: Limits, page: int = 1) -> Probe:
     return _header(data, input_format, page - 1, limits)
 
 
-def render(data: bytes, transform: Transform, limits: Limits) -> Rendered:
-    return render_many(data, [transform], limits)[0]
+def render(
+    data: bytes, transform: Transform, limits: Limits, *, fast_shrink: bool = False
+) -> Rendered:
+    return render_many(data, [transform], limits, fast_shrink=fast_shrink)[0]
 
 
 def render_many(
-    data: bytes, transforms: list[Transform], limits: Limits, probe: Probe | None = None
+    data: bytes,
+    transforms: list[Transform],
+    limits: Limits,
+    probe: Probe | None = None,
+    fast_shrink: bool = False,
 ) -> list[Rendered]:
     """Outputs of one original: each size is decoded and resized once, then encoded per format.
 
     `probe` is page 1's header when the caller has read it already (inspect, limits checked).
+    `fast_shrink`: JPEGs decode at the smallest scale that covers the output (the setting
+    fast_shrink_on_load; geometry.fast_decode_shrink).
     """
     sources = {
         page: probe if page == 1 and probe is not None else inspect(data, limits, page)
         for page in {t.page for t in transforms}
     }
-    jobs = [_job(sources[transform.page], transform, limits) for transform in transforms]
+    jobs = [
+        _job(sources[transform.page], transform, limits, fast_shrink) for transform in transforms
+    ]
     rendered: dict[int, Rendered] = {}
     for group in _same_pixels(jobs):
         outputs = _run(lambda group=group: _pipeline(data, [jobs[i] for i in group]))
@@ -147,15 +157,20 @@ class _Job:
     animated: bool
     loader: Loader
     foreign_profile: bool
+    decode_shrink: int  # 1: the loader's own shrink-on-load
 
 
-def _job(source: Probe, transform: Transform, limits: Limits) -> _Job:
+def _job(source: Probe, transform: Transform, limits: Limits, fast_shrink: bool) -> _Job:
     out = OUTPUT_FORMATS[transform.format]
     plan = geometry.plan(source.width, source.height, transform, enlarge=source.input.vector)
     if source.input.document:
         pages.check_pixels(plan.resize_width, plan.resize_height, limits.max_pixels)
     animated = source.frames > 1 and out.animation
-    return _Job(transform, plan, out, animated, _loader(source.input), source.foreign_profile)
+    shrink = 1
+    if fast_shrink and source.input.scaled_decode:
+        shrink = geometry.fast_decode_shrink(source.width, source.height, plan)
+    loader = _loader(source.input)
+    return _Job(transform, plan, out, animated, loader, source.foreign_profile, shrink)
 
 
 def _same_pixels(jobs: list[_Job]) -> list[list[int]]:
@@ -269,10 +284,11 @@ def _resize(job: _Job) -> Resize:
     if job.animated:  # libvips would crop only the first frame of an animation
         return Resize(plan.resize_width, plan.resize_height, {"size": "force", **colour}, "n=-1")
     page = job.transform.page - 1
+    shrink = job.decode_shrink
     if plan.crops:
         crop = "attention" if job.transform.fit is Fit.SMART else "centre"
-        return Resize(plan.width, plan.height, {"crop": crop, **colour}, page=page)
-    return Resize(plan.width, plan.height, {"size": "force", **colour}, page=page)
+        return Resize(plan.width, plan.height, {"crop": crop, **colour}, page=page, shrink=shrink)
+    return Resize(plan.width, plan.height, {"size": "force", **colour}, page=page, shrink=shrink)
 
 
 def _crop_frames(image: pyvips.Image, job: _Job) -> pyvips.Image:

@@ -40,6 +40,7 @@ class Resize:
     options: dict[str, Any]
     load_options: str = ""
     page: int = 0
+    shrink: int = 1  # > 1: decode at 1/shrink of the size first (JPEG), then resize from there
 
 
 class Loader(Protocol):
@@ -68,6 +69,11 @@ class LibvipsLoader:
         )
 
     def load_resized(self, data: bytes, resize: Resize) -> pyvips.Image:
+        if resize.shrink > 1:  # thumbnail_buffer would pick its own, more cautious, shrink
+            image = pyvips.Image.new_from_buffer(
+                data, LOAD_OPTIONS, shrink=resize.shrink, access="sequential"
+            )
+            return image.thumbnail_image(resize.width, height=resize.height, **resize.options)
         options = ",".join(
             filter(None, (LOAD_OPTIONS, resize.load_options, _page_option(resize.page)))
         )
