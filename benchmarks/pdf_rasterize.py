@@ -32,7 +32,7 @@ from aiohttp import web
 
 from imageserver.formats import OUTPUT_FORMATS
 from imageserver.settings import Settings
-from imageserver.web import create_app
+from imageserver.web import SERVER_OPTIONS, create_app
 from tests.conftest import TESTDATA
 
 PDF = TESTDATA / "GeoBase_NHNC1_Data_Model_UML_EN.pdf"
@@ -49,7 +49,7 @@ async def interleaved(storage: Path, out: Path, args: argparse.Namespace) -> dic
         pdf_workers=args.workers,
         render_workers=args.workers,
     )
-    runner = web.AppRunner(create_app(settings), access_log=None)
+    runner = web.AppRunner(create_app(settings), access_log=None, **SERVER_OPTIONS)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

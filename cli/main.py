@@ -58,12 +58,19 @@ def run_serve(config: settings.Settings, _args: argparse.Namespace) -> int:
     # `render` a third of a second of start-up they never use
     from aiohttp import web
 
-    from imageserver.web import create_app
+    from imageserver.web import SERVER_OPTIONS, create_app
 
     access_log = logging.getLogger("aiohttp.access") if config.access_log else None
     app = create_app(config)
     loop = new_event_loop()
-    web.run_app(app, host=config.host, port=config.port, access_log=access_log, loop=loop)
+    web.run_app(
+        app,
+        host=config.host,
+        port=config.port,
+        access_log=access_log,
+        loop=loop,
+        **SERVER_OPTIONS,
+    )
     return EXIT_OK
 
 

@@ -80,7 +80,8 @@ class Metrics:
         )
         self.lookups = Counter(
             "imageserver_output_lookups",
-            "Where outputs came from: memory, storage, redirect or render",
+            "Where outputs came from: memory, storage, redirect or render; abandoned: dropped "
+            "before its render started, as everyone who asked for it had hung up",
             ("result",),
         )
         self.gauges: dict[str, Gauge] = {}

@@ -55,15 +55,21 @@ class RenderPool:
         return max(0, self.pending - self.workers)
 
     async def run(self, fn: Callable[..., T], *args: object, isolated: bool = False) -> T:
-        async with self._admitted():
+        async with self.slot(isolated=isolated):
             return await self.execute(fn, *args, isolated=isolated)
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self, *, isolated: bool = False) -> AsyncIterator[None]:
         """Admission, then a free worker, held while the caller reads its input and executes:
-        only `workers` originals sit in memory for renders, however many requests wait."""
-        async with self._admitted(), self._slots:
-            yield
+        only `workers` originals sit in memory for renders, however many requests wait, and
+        work that holds a slot has a thread (none waits in the executor's queue). Isolated work
+        waits for a worker process instead (render/processes.py queues it)."""
+        async with self._admitted():
+            if isolated and self._processes is not None:
+                yield
+                return
+            async with self._slots:
+                yield
 
     async def execute(self, fn: Callable[..., T], *args: object, isolated: bool = False) -> T:
         """Runs now, without admission: for callers inside `slot()`."""

@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import xxhash
 
 from . import render
+from .flights import Flight, Flights
 from .formats import OUTPUT_FORMATS
 from .keys import ImageKey
 from .memcache import ByteLRU
@@ -54,7 +54,7 @@ class Variants:
         self.limits = limits
         self.metrics = metrics
         self.fast_shrink = fast_shrink
-        self._inflight: dict[str, asyncio.Task[Output]] = {}
+        self._flights: Flights[Output] = Flights(lambda: metrics.lookup("abandoned"))
 
     def cached(self, output_key: str) -> Output | None:
         """The memory lookup alone: hot hits skip parsing, since only canonical keys get cached."""
@@ -74,28 +74,17 @@ class Variants:
         """`original` saves a storage read when the caller has the bytes (at upload).
 
         `force` renders again even when memory or storage holds the output (`process --force`);
-        a render already in flight for it is joined, since that one is fresh anyway.
+        a render already in flight for it is joined, since that one is fresh anyway. A render
+        whose every requester hangs up before a worker takes it is not started (flights.py).
         """
         output_key = key.output(transform.token())
         cached = None if force else self.cached(output_key)
         if cached is not None:
             return cached
-        task = self._inflight.get(output_key) or self._track(
-            output_key, self._load_or_render(key, transform, original, force)
+        return await self._flights.join(
+            output_key,
+            lambda flight: self._load_or_render(key, transform, original, force, flight),
         )
-        # shield: a client that hangs up must not cancel the render the others wait for
-        return await asyncio.shield(task)
-
-    def _track(self, output_key: str, work: Awaitable[Output]) -> asyncio.Future[Output]:
-        task = asyncio.ensure_future(work)
-        self._inflight[output_key] = task
-        task.add_done_callback(functools.partial(self._done, output_key))
-        return task
-
-    def _done(self, output_key: str, task: asyncio.Future[Output]) -> None:
-        self._inflight.pop(output_key, None)
-        if not task.cancelled():
-            task.exception()  # seen: whoever awaited it has the error; nobody may have (ensure)
 
     @staticmethod
     async def _pick(batch: asyncio.Future[list[Output]], index: int) -> Output:
@@ -120,7 +109,7 @@ class Variants:
             return []
         batch = asyncio.ensure_future(self._render_batch(key, missing, original, probe))
         for i, transform in enumerate(missing):
-            self._track(key.output(transform.token()), self._pick(batch, i))
+            self._flights.add(key.output(transform.token()), self._pick(batch, i))
         await asyncio.shield(batch)
         return missing
 
@@ -130,7 +119,7 @@ class Variants:
         return [t for t in transforms if not self._have(key.output(t.token()), stored)]
 
     def _have(self, output_key: str, stored: set[str]) -> bool:
-        if output_key in self._inflight or output_key in stored:
+        if output_key in self._flights or output_key in stored:
             return True
         return self.cache.get(output_key) is not None
 
@@ -157,14 +146,19 @@ class Variants:
         self.cache.discard_prefix(key.prefix + "/")
 
     async def _load_or_render(
-        self, key: ImageKey, transform: Transform, original: bytes | None, force: bool
+        self,
+        key: ImageKey,
+        transform: Transform,
+        original: bytes | None,
+        force: bool,
+        flight: Flight[Output],
     ) -> Output:
         output_key = key.output(transform.token())
         stored = None if force else await self.storage.get(output_key)
         if stored is not None:
             self.metrics.lookup("storage")
             return self._remember(output_key, Output.of(stored, transform))
-        return (await self._render_batch(key, [transform], original))[0]
+        return (await self._render_batch(key, [transform], original, flight=flight))[0]
 
     async def _render_batch(
         self,
@@ -172,8 +166,13 @@ class Variants:
         transforms: list[Transform],
         original: bytes | None,
         probe: render.Probe | None = None,
+        flight: Flight[Output] | None = None,
     ) -> list[Output]:
+        """`flight`: the request's, marked started once a worker is free (from then on it runs to
+        the end, whoever still waits)."""
         async with self.pool.slot():  # the original is read only once a worker is free for it
+            if flight is not None:
+                flight.started = True
             data = original if original is not None else await self.originals.original(key)
             started = time.perf_counter()
             rendered = await self.pool.execute(

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from imageserver.services import Services, build_services
 from imageserver.settings import Settings
-from imageserver.web import create_app
+from imageserver.web import SERVER_OPTIONS, create_app
 
 pytest_plugins = ["tests.s3_fixtures"]  # moto S3 server, buckets, dummy AWS credentials
 
@@ -65,7 +65,7 @@ async def start_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
         }
         settings = Settings(**{**defaults, **overrides})
         app = create_app(settings)
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(app, **SERVER_OPTIONS)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

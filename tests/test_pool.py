@@ -96,6 +96,26 @@ async def test_exceptions_propagate_and_free_the_slot(pool: RenderPool) -> None:
     assert pool.pending == 0
 
 
+async def test_a_slot_is_a_worker_thread_and_run_takes_one_too(
+    pool: RenderPool, release: threading.Event
+) -> None:
+    """Whoever holds a slot has a thread: a render that got one never waits in the executor's
+    queue behind other work, so a slot means "started" (flights.py)."""
+
+    async def take_a_slot() -> None:
+        async with pool.slot():
+            pass
+
+    busy = [asyncio.create_task(pool.run(_held, release)) for _ in range(WORKERS)]
+    await asyncio.sleep(0)
+    waiting = asyncio.create_task(take_a_slot())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    release.set()
+    await asyncio.gather(*busy)
+    await asyncio.wait_for(waiting, HOLD_TIMEOUT_S)
+
+
 class IdleCalls:
     """Records the threads an idle hook ran on; `ran` is set at each call."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -13,6 +14,11 @@ from .accesslog import redact_access_log
 from .appkeys import JOBS, SERVICES
 from .middleware import error_middleware
 from .routes import add_routes
+
+# For whatever runs the app (web.run_app, web.AppRunner): a client that hangs up cancels its
+# handler, so a render only it waited for is not started (flights.py). Writes run to the end
+# regardless (middleware.runs_to_completion).
+SERVER_OPTIONS: dict[str, Any] = {"handler_cancellation": True}
 
 
 def create_app(settings: Settings) -> web.Application:

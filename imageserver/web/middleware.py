@@ -5,6 +5,7 @@ Handlers raise typed errors; only here do they become `{"error", "message"}` res
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 import logging
@@ -59,6 +60,32 @@ def needs_api_key(handler: Handler) -> Handler:
         return await handler(request)
 
     return guarded
+
+
+def runs_to_completion(handler: Handler) -> Handler:
+    """Wraps write handlers in the route table: with handler cancellation (web/app.py), a client
+    hanging up would stop an upload between its original and its info, or a delete halfway.
+    The write goes on in a task of its own; only the answer is lost."""
+
+    @functools.wraps(handler)
+    async def shielded(request: web.Request) -> web.StreamResponse:
+        task = asyncio.ensure_future(handler(request))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(_log_failure)
+            raise
+
+    return shielded
+
+
+def _log_failure(task: asyncio.Future[web.StreamResponse]) -> None:
+    """A write whose client left has nobody to answer: an unexpected failure is logged here."""
+    exc = None if task.cancelled() else task.exception()
+    if exc is not None and not isinstance(
+        exc, ImageServerError | web.HTTPException | ConnectionError
+    ):
+        log.error("%s after its client left", type(exc).__name__, exc_info=exc)
 
 
 def _authorised(request: web.Request, keys: list[str]) -> bool:

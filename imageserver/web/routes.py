@@ -1,4 +1,5 @@
-"""The route table, in one place: which handler, and which need an API key.
+"""The route table, in one place: which handler, and which are writes (an API key when keys
+are set; run to the end when their client hangs up).
 
 Specific paths come first: aiohttp matches in order.
 """
@@ -6,11 +7,16 @@ Specific paths come first: aiohttp matches in order.
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from . import handlers, jobs
-from .middleware import needs_api_key
+from .middleware import needs_api_key, runs_to_completion
 
 IMAGE = "/{namespace}/{aaa}/{bbb}/{ccc}/{rest}"
+
+
+def _write(handler: Handler) -> Handler:
+    return needs_api_key(runs_to_completion(handler))
 
 
 def add_routes(app: web.Application) -> None:
@@ -20,15 +26,15 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/status", jobs.status)
     app.router.add_get("/queues/{name}/status", jobs.queue_status)
     # job views carry callback URLs and extra: with API keys set, reading them needs one too
-    app.router.add_post("/jobs", needs_api_key(jobs.submit))
+    app.router.add_post("/jobs", _write(jobs.submit))
     app.router.add_get("/jobs", needs_api_key(jobs.listed))
     app.router.add_get("/jobs/{id}", needs_api_key(jobs.get))
-    app.router.add_delete("/jobs/{id}", needs_api_key(jobs.cancel))
-    app.router.add_post("/jobs/{id}/retry", needs_api_key(jobs.retry))
-    app.router.add_post("/jobs/{id}/callback", needs_api_key(jobs.resend_callback))
-    app.router.add_post("/{namespace}", needs_api_key(jobs.with_job_form(handlers.upload)))
+    app.router.add_delete("/jobs/{id}", _write(jobs.cancel))
+    app.router.add_post("/jobs/{id}/retry", _write(jobs.retry))
+    app.router.add_post("/jobs/{id}/callback", _write(jobs.resend_callback))
+    app.router.add_post("/{namespace}", _write(jobs.with_job_form(handlers.upload)))
     app.router.add_get(IMAGE + "/info.json", handlers.info)
     app.router.add_get(IMAGE + "/original", handlers.original)
     app.router.add_get(IMAGE + "/pages.json", handlers.pages)
     app.router.add_get(IMAGE + "/{token}", handlers.output)
-    app.router.add_delete(IMAGE, needs_api_key(handlers.delete))
+    app.router.add_delete(IMAGE, _write(handlers.delete))
