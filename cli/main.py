@@ -6,16 +6,14 @@ Flags, `IMAGESERVER_*` env and --config build one `Settings` for every command, 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
-from imageserver import __version__, settings
+from imageserver import __version__, logconfig, settings
 
 from . import process, render_command, worker_command
 from .arguments import settings_flags
-from .eventloop import new_event_loop
-from .output import EXIT_BAD_ARGUMENTS, EXIT_INTERRUPTED, EXIT_OK
+from .output import EXIT_BAD_ARGUMENTS, EXIT_FAILED, EXIT_INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,10 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except settings.SettingsError as exc:
         print(f"imageserver: bad configuration:\n{exc}", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("pyvips").setLevel(logging.WARNING)  # libvips narrates every render at INFO
+    logconfig.configure(config.log_level)
     try:
         return args.run(config, args)
     except KeyboardInterrupt:  # render: its writes finish in their threads, none is partial
@@ -56,22 +51,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_serve(config: settings.Settings, _args: argparse.Namespace) -> int:
     # imported here, not at the top: aiohttp's server and the jobs' saq cost `process` and
     # `render` a third of a second of start-up they never use
-    from aiohttp import web
+    from imageserver.web.serving import PortBusy, serve
 
-    from imageserver.web import SERVER_OPTIONS, create_app
-
-    access_log = logging.getLogger("aiohttp.access") if config.access_log else None
-    app = create_app(config)
-    loop = new_event_loop()
-    web.run_app(
-        app,
-        host=config.host,
-        port=config.port,
-        access_log=access_log,
-        loop=loop,
-        **SERVER_OPTIONS,
-    )
-    return EXIT_OK
+    try:
+        return serve(config)
+    except PortBusy as exc:
+        print(
+            f"imageserver: {exc.strerror}: stop what listens there or pick --port", file=sys.stderr
+        )
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from imageserver import blocking, settings
+from imageserver import blocking, eventloop, settings
 from imageserver.batch import STDIN, Batch, Failed, Feeder, Result, walk
 from imageserver.errors import ImageServerError
 from imageserver.keys import check_namespace
@@ -26,7 +26,6 @@ from imageserver.services import build_services
 from imageserver.settings import Settings
 from imageserver.transform import Transform
 
-from . import eventloop
 from .arguments import output_tokens, positive_int
 from .output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_arguments, emit, quiet_libvips
 from .progress import ProgressBar

@@ -8,11 +8,10 @@ import asyncio
 import signal
 from typing import Any
 
-from imageserver import settings
+from imageserver import eventloop, settings
 from imageserver.services import build_services
 from imageserver.settings import Settings
 
-from . import eventloop
 from .output import EXIT_OK, quiet_libvips
 
 

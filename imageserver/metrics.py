@@ -12,7 +12,7 @@ event loop's thread.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -108,20 +108,58 @@ class Metrics:
         if self.statsd:
             self.statsd.incr(name)
 
-    def exposition(self) -> bytes:
-        """The Prometheus text format, written by prometheus_client from a snapshot of ours."""
+    def snapshot(self) -> Snapshot:
+        """Every count as plain data (JSON): what a serving process shares with its siblings."""
+        return {
+            "counters": {
+                c.name: [[list(k), v] for k, v in c.values.items()] for c in self.counters
+            },
+            "histograms": {
+                self.renders.name: [
+                    [list(k), counts, self.renders.sums[k]]
+                    for k, counts in self.renders.counts.items()
+                ]
+            },
+            "gauges": {g.name: g.read() for g in self.gauges.values()},
+        }
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Counts go on from a predecessor's (a serving process restarted in its place), so the
+        server's counters never step back; gauges are read afresh."""
+        for counter in self.counters:
+            for labels, value in snapshot["counters"].get(counter.name, []):
+                key = tuple(labels)
+                counter.values[key] = counter.values.get(key, 0.0) + value
+        for labels, counts, total in snapshot["histograms"].get(self.renders.name, []):
+            key = tuple(labels)
+            mine = self.renders.counts.setdefault(key, [0] * len(counts))
+            self.renders.counts[key] = [a + b for a, b in zip(mine, counts, strict=True)]
+            self.renders.sums[key] = self.renders.sums.get(key, 0.0) + total
+
+    def exposition(self, others: Iterable[Snapshot] = ()) -> bytes:
+        """The Prometheus text format, written by prometheus_client: this process's counts plus
+        `others` (its siblings', serve --processes), summed."""
         from prometheus_client import CollectorRegistry, generate_latest
 
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Snapshot(self))
+        registry.register(_Collector(self, [self.snapshot(), *others]))
         return generate_latest(registry)
 
+    @property
+    def counters(self) -> tuple[Counter, ...]:
+        return (self.requests, self.lookups)
 
-class _Snapshot:
-    """A prometheus_client collector: it reads our counts at each scrape."""
 
-    def __init__(self, metrics: Metrics) -> None:
+Snapshot = dict[str, Any]
+
+
+class _Collector:
+    """A prometheus_client collector: the names and help text of `metrics`, the summed values
+    of `snapshots`."""
+
+    def __init__(self, metrics: Metrics, snapshots: list[Snapshot]) -> None:
         self.metrics = metrics
+        self.snapshots = snapshots
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import (
@@ -130,19 +168,41 @@ class _Snapshot:
             HistogramMetricFamily,
         )
 
-        metrics = self.metrics
-        for counter in (metrics.requests, metrics.lookups):
+        for counter in self.metrics.counters:
             family = CounterMetricFamily(counter.name, counter.help, labels=counter.label_names)
-            for labels, value in sorted(counter.values.items()):
+            for labels, value in sorted(self._summed("counters", counter.name).items()):
                 family.add_metric(labels, value)
             yield family
-        histogram = metrics.renders
+        histogram = self.metrics.renders
         family = HistogramMetricFamily(histogram.name, histogram.help, labels=histogram.label_names)
-        for labels, counts in sorted(histogram.counts.items()):
-            family.add_metric(labels, _cumulative(histogram.bounds, counts), histogram.sums[labels])
+        for labels, (counts, total) in sorted(self._summed_histogram(histogram.name).items()):
+            family.add_metric(labels, _cumulative(histogram.bounds, counts), total)
         yield family
-        for gauge in metrics.gauges.values():
-            yield GaugeMetricFamily(gauge.name, gauge.help, value=gauge.read())
+        for gauge in self.metrics.gauges.values():
+            value = sum(s["gauges"].get(gauge.name, 0.0) for s in self.snapshots)
+            yield GaugeMetricFamily(gauge.name, gauge.help, value=value)
+        yield GaugeMetricFamily(
+            "imageserver_processes", "Serving processes counted here", value=len(self.snapshots)
+        )
+
+    def _summed(self, kind: str, name: str) -> dict[Labels, float]:
+        total: dict[Labels, float] = {}
+        for snapshot in self.snapshots:
+            for labels, value in snapshot[kind].get(name, []):
+                total[tuple(labels)] = total.get(tuple(labels), 0.0) + value
+        return total
+
+    def _summed_histogram(self, name: str) -> dict[Labels, tuple[list[int], float]]:
+        total: dict[Labels, tuple[list[int], float]] = {}
+        for snapshot in self.snapshots:
+            for labels, counts, seconds in snapshot["histograms"].get(name, []):
+                key = tuple(labels)
+                before, before_s = total.get(key, ([0] * len(counts), 0.0))
+                total[key] = (
+                    [a + b for a, b in zip(before, counts, strict=True)],
+                    before_s + seconds,
+                )
+        return total
 
 
 def _cumulative(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, float]]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from imageserver.metrics import Metrics
+from imageserver.web.siblings import Siblings
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -56,3 +59,38 @@ def test_gauges_are_read_at_each_scrape() -> None:
     pending[0] = 0.0
     assert samples(metrics)["imageserver_render_pool_pending", ()] == 0
     assert samples(metrics)["imageserver_memory_cache_bytes", ()] == 2048
+
+
+def test_siblings_counts_add_up_and_gauges_sum() -> None:
+    ours, theirs = Metrics(), Metrics()
+    for metrics, pending in ((ours, 1.0), (theirs, 2.0)):
+        metrics.watch("imageserver_render_pool_pending", "Renders", lambda p=pending: p)
+        metrics.request("GET", 200)
+        metrics.rendered("jpg", 0.02)
+    theirs.lookup("storage")
+    text = ours.exposition([theirs.snapshot()]).decode()
+    found = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert found["imageserver_http_requests_total", (("method", "GET"), ("status", "200"))] == 2
+    assert found["imageserver_output_lookups_total", (("result", "storage"),)] == 1
+    assert found["imageserver_render_seconds_count", (("format", "jpg"),)] == 2
+    assert found["imageserver_render_pool_pending", ()] == 3
+    assert found["imageserver_processes", ()] == 2
+
+
+def test_a_restarted_process_goes_on_from_its_predecessors_counts(tmp_path: Path) -> None:
+    old = Metrics()
+    old.request("GET", 200)
+    old.rendered("webp", 0.5)
+    Siblings(tmp_path, 1).publish(old)
+    new, other = Metrics(), Metrics()
+    Siblings(tmp_path, 1).take_over(new)
+    new.request("GET", 200)
+    found = samples(new)
+    assert found["imageserver_http_requests_total", (("method", "GET"), ("status", "200"))] == 2
+    assert found["imageserver_render_seconds_count", (("format", "webp"),)] == 1
+    Siblings(tmp_path, 0).publish(other)
+    assert len(Siblings(tmp_path, 0).others()) == 1  # the other index's file, not its own

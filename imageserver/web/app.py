@@ -11,9 +11,10 @@ from ..jobs import Jobs, Workers
 from ..services import build_services
 from ..settings import Settings
 from .accesslog import redact_access_log
-from .appkeys import JOBS, SERVICES
+from .appkeys import JOBS, SERVICES, SIBLINGS
 from .middleware import error_middleware
 from .routes import add_routes
+from .siblings import Siblings, publishing
 
 # For whatever runs the app (web.run_app, web.AppRunner): a client that hangs up cancels its
 # handler, so a render only it waited for is not started (flights.py). Writes run to the end
@@ -21,13 +22,17 @@ from .routes import add_routes
 SERVER_OPTIONS: dict[str, Any] = {"handler_cancellation": True}
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, siblings: Siblings | None = None) -> web.Application:
+    """`siblings`: the other serving processes (serve --processes N), whose counts /metrics adds."""
     app = web.Application(middlewares=[error_middleware])
     redact_access_log()
     app[SERVICES] = build_services(settings)
     app[JOBS] = Jobs(settings)
     app.cleanup_ctx.append(_services_context)
     app.cleanup_ctx.append(_jobs_context)
+    if siblings is not None:
+        app[SIBLINGS] = siblings
+        app.cleanup_ctx.append(lambda app: publishing(app[SIBLINGS], app[SERVICES].metrics))
     add_routes(app)
     return app
 

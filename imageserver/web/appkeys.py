@@ -4,6 +4,8 @@ from aiohttp import web
 
 from ..jobs import Jobs
 from ..services import Services
+from .siblings import Siblings
 
 SERVICES = web.AppKey("services", Services)
 JOBS = web.AppKey("jobs", Jobs)
+SIBLINGS = web.AppKey("siblings", Siblings)  # only with serve --processes N > 1

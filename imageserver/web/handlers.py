@@ -14,7 +14,7 @@ from ..fetch import read_capped
 from ..keys import ImageKey, check_namespace
 from ..services import Services
 from ..transform import AUTO_FORMAT, Transform, parse_token, parse_tokens
-from .appkeys import SERVICES
+from .appkeys import SERVICES, SIBLINGS
 from .responses import immutable_bytes
 
 PRESET_REDIRECT_CACHE = "public, max-age=3600"
@@ -42,7 +42,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = _services(request).metrics.exposition()
+    """The whole server's counts: with serve --processes N, the other processes' are added."""
+    siblings = request.app.get(SIBLINGS)
+    others = await asyncio.to_thread(siblings.others) if siblings is not None else []
+    body = _services(request).metrics.exposition(others)
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
