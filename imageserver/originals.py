@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from . import render
 from .errors import NotFound, Undecodable
 from .keys import ImageKey, check_namespace, content_hash
+from .memcache import ByteLRU
 from .pool import RenderPool
 from .storage import Storage
 
@@ -33,11 +34,17 @@ class Ingested:
     created: bool  # False: these bytes were stored already (the same hash)
 
 
+# info.json of recent originals, kept in memory: `.auto` outputs and /original read it on every
+# request, and it never changes while the original exists (a few hundred bytes each).
+INFO_CACHE_BYTES = 4 * 1024 * 1024
+
+
 class Originals:
     def __init__(self, storage: Storage, pool: RenderPool, limits: render.Limits) -> None:
         self.storage = storage
         self.pool = pool
         self.limits = limits
+        self._infos: ByteLRU[dict[str, Any]] = ByteLRU(INFO_CACHE_BYTES, INFO_CACHE_BYTES)
 
     async def ingest(
         self,
@@ -113,10 +120,16 @@ class Originals:
         return found
 
     async def info(self, key: ImageKey) -> dict[str, Any]:
+        """From memory once read: a hit on an `.auto` output touches no storage."""
+        cached = self._infos.get(key.info)
+        if cached is not None:
+            return cached
         raw = await self.storage.get(key.info)
         if raw is None:
             raise NotFound(f"no image {key.hash} in namespace {key.namespace}")
-        return json.loads(raw)
+        info = json.loads(raw)
+        self._infos.put(key.info, info, len(raw))
+        return info
 
     async def original(self, key: ImageKey) -> bytes:
         data = await self.storage.get(key.original)
@@ -125,8 +138,11 @@ class Originals:
         return data
 
     async def delete(self, key: ImageKey) -> int:
+        """Other serving processes (--processes N) may keep this info in memory a while: their
+        `.auto` and /original answer 404 once they find the original gone."""
         if not await self.storage.exists(key.info):
             raise NotFound(f"no image {key.hash} in namespace {key.namespace}")
+        self._infos.discard(key.info)
         return await self.storage.delete_prefix(key.prefix)
 
 

@@ -124,10 +124,12 @@ async def output(request: web.Request) -> web.Response:
     concrete = await _negotiated(request, services, key, transform)
     vary = {"Vary": "Accept"} if concrete is not transform else None
     try:
-        location = await services.variants.location(key, concrete)
-        if location is not None:
-            raise web.HTTPFound(location, headers=vary)
-        result = await services.variants.get(key, concrete)
+        result = services.variants.cached(key.output(concrete.token()))  # `.auto`'s pick
+        if result is None:
+            location = await services.variants.location(key, concrete)
+            if location is not None:
+                raise web.HTTPFound(location, headers=vary)
+            result = await services.variants.get(key, concrete)
     except ImageServerError:
         services.metrics.event("image_request_fail")
         raise

@@ -121,6 +121,21 @@ async def test_redirect_mode_sends_stored_outputs_to_s3(
         assert resp.status == 404
 
 
+async def test_redirect_mode_serves_what_memory_holds_auto_included(
+    start_server: ServerFactory, s3_settings: dict[str, Any]
+) -> None:
+    """In memory, an output is served without asking S3 whether it exists, `.auto`'s pick too."""
+    server = await start_server(**s3_settings, s3_serve="redirect")
+    info = await server.upload(image_bytes("grid.jpg"))
+    base = server.image_url(info["hash"])
+    webp = {"Accept": "image/webp,*/*"}
+    for url, headers in ((base + "/w120.jpg", {}), (base + "/w120.auto", webp)):
+        for _ in range(2):  # the render, then a hit in memory
+            async with server.session.get(url, headers=headers, allow_redirects=False) as resp:
+                assert resp.status == 200
+    assert 'imageserver_output_lookups_total{result="redirect"}' not in await metrics_text(server)
+
+
 @pytest.fixture
 def own_moto(aws_env: None) -> Iterator[tuple[list[ThreadedMotoServer], int]]:
     """A moto server of this test's own, so stopping it leaves the session's one alone."""
