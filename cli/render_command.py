@@ -15,7 +15,7 @@ from typing import Any
 from imageserver import render, settings
 from imageserver.batch import Failed, read_original
 from imageserver.errors import ImageServerError
-from imageserver.services import limits_of
+from imageserver.services import limits_of, render_setup_of
 from imageserver.settings import Settings
 from imageserver.transform import Transform
 
@@ -51,7 +51,7 @@ def run(config: Settings, args: argparse.Namespace) -> int:
         emit(Failed.of(args.input, exc).to_json())
         return EXIT_FAILED
     quiet_libvips()
-    render.configure(config.vips_concurrency, config.malloc_arenas)
+    render.configure(*render_setup_of(config))
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     one = functools.partial(

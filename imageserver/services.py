@@ -71,13 +71,19 @@ def namespace_outputs_of(settings: Settings) -> dict[str, list[Transform]]:
     }
 
 
+def render_setup_of(settings: Settings) -> tuple[int, int, int]:
+    """render.configure's arguments: every process that renders runs it (the server, the CLI,
+    the PDF workers)."""
+    return settings.vips_concurrency, settings.malloc_arenas, settings.malloc_mmap_threshold
+
+
 def _pdf_pool(settings: Settings) -> ProcessPool:
     """PDFium is not thread-safe and parses hostile files: PDF pages render in processes."""
     return ProcessPool(
         settings.resolved_pdf_workers(),
         settings.pdf_page_timeout_s,
         render.configure,
-        (settings.vips_concurrency, settings.malloc_arenas),
+        render_setup_of(settings),
     )
 
 
@@ -88,7 +94,7 @@ def _release_memory(settings: Settings) -> IdleHook | None:
 
 
 def build_services(settings: Settings, blocking: Blocking = IN_THREAD) -> Services:
-    render.configure(settings.vips_concurrency, settings.malloc_arenas)
+    render.configure(*render_setup_of(settings))
     metrics = Metrics(settings.statsd)
     storage = open_storage(settings.storage, settings, blocking)
     pool = RenderPool(
@@ -99,7 +105,12 @@ def build_services(settings: Settings, blocking: Blocking = IN_THREAD) -> Servic
     )
     limits = limits_of(settings)
     originals = Originals(storage, pool, limits)
-    cache: ByteLRU[Output] = ByteLRU(settings.memory_cache_bytes, settings.memory_cache_item_bytes)
+    cache: ByteLRU[Output] = ByteLRU(
+        settings.memory_cache_bytes,
+        settings.memory_cache_item_bytes,
+        # outputs not yet hit twice: 1 MiB of the default 64 (memcache.py)
+        probation_bytes=max(settings.memory_cache_item_bytes, settings.memory_cache_bytes // 64),
+    )
     metrics.watch(
         "imageserver_render_pool_pending",
         "Renders running or waiting in the pool",

@@ -75,6 +75,11 @@ class Settings:
         "fastShrinkOnLoad): faster, grainier on noisy photos",
     )
     malloc_arenas: int = _setting(2, "glibc malloc arenas, fewer keep RSS flat (0: glibc default)")
+    malloc_mmap_threshold: int = _setting(
+        MiB,
+        "allocations of this many bytes or more are mapped on their own and given back when "
+        "freed (glibc; 0: glibc's sliding threshold, which keeps freed pixel buffers)",
+    )
     release_memory_after_s: float = _setting(
         10.0, "once renders pause this long, freed memory goes back to the OS (glibc; 0: never)"
     )
@@ -339,6 +344,7 @@ def _validate(settings: Settings) -> list[str]:
         "render_workers",
         "vips_concurrency",
         "malloc_arenas",
+        "malloc_mmap_threshold",
         "release_memory_after_s",
         "memory_cache_bytes",
     )

@@ -121,7 +121,7 @@ class Variants:
     def _have(self, output_key: str, stored: set[str]) -> bool:
         if output_key in self._flights or output_key in stored:
             return True
-        return self.cache.get(output_key) is not None
+        return output_key in self.cache
 
     def for_upload(self, transforms: list[Transform], original: bytes) -> RenderOutputs | None:
         """Ingest's callback for an upload's outputs, rendered from the uploaded bytes; their

@@ -117,3 +117,23 @@ def test_bytes_stay_within_the_limit(puts: list[tuple[str, int]]) -> None:
             assert cache.get(key) == f"{key}{size}"
     assert cache.used_bytes >= 0
     assert len(cache) <= len({key for key, _ in puts})
+
+
+def test_items_never_hit_hold_no_more_than_the_probation() -> None:
+    cache: ByteLRU[str] = ByteLRU(100, 10, probation_bytes=10)
+    cache.put("hot", "H", 5)
+    assert cache.get("hot") == "H"  # a hit: protected from now on
+    for key in "abcdefgh":  # a crawl of outputs asked for once
+        cache.put(key, key, 5)
+    assert _kept(cache, "hot", "a", "f", "g", "h") == ["hot", "g", "h"]
+    assert cache.used_bytes == 15
+
+
+def test_protected_items_without_room_go_back_to_probation() -> None:
+    cache: ByteLRU[str] = ByteLRU(10, 10, probation_bytes=5)
+    for key in "ab":  # protected holds 5: a goes back to probation when b comes in
+        cache.put(key, key, 5)
+        cache.get(key)
+    cache.put("c", "c", 5)  # probation holds 5: a, its least recently used, goes
+    assert [key for key in "abc" if key in cache] == ["b", "c"]
+    assert cache.used_bytes == 10

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import os
+import subprocess
 import sys
 import time
 
@@ -187,3 +188,36 @@ def test_release_free_memory_hands_freed_heap_back_to_the_os() -> None:
     after = _rss_bytes()
     libc.free(chunks[-1])
     assert before - after > 25 * 2**20
+
+
+_FREED_MIB = """
+import ctypes, os, sys
+from imageserver import render
+render.configure(vips_concurrency=0, malloc_mmap_threshold=int(sys.argv[1]))
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+size = 8 << 20
+first = libc.malloc(size)
+ctypes.memset(first, 1, size)
+libc.free(first)  # glibc's sliding threshold rises to 8 MiB here
+block, pinned = libc.malloc(size), libc.malloc(64)  # pinned: the block is not the heap's top
+ctypes.memset(block, 1, size)
+before = rss()
+libc.free(block)
+print((before - rss()) >> 20)
+"""
+
+
+@pytest.mark.parametrize(("threshold", "freed_mib"), [(0, 0), (2**20, 8)])
+def test_a_fixed_mmap_threshold_gives_large_buffers_back_when_freed(
+    threshold: int, freed_mib: int
+) -> None:
+    """In a process of its own: the allocator's set-up is process-wide."""
+    out = subprocess.run(
+        [sys.executable, "-c", _FREED_MIB, str(threshold)], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) == freed_mib
