@@ -46,25 +46,44 @@ def plan(src_width: int, src_height: int, transform: Transform, *, enlarge: bool
         scale = min(
             limit, *(box / src for box, src in ((box_w, src_width), (box_h, src_height)) if box)
         )
-        w, h = _scaled(src_width, scale), _scaled(src_height, scale)
+        w, h = scaled_length(src_width, scale), scaled_length(src_height, scale)
         return Plan(w, h, w, h)
     return _fill(src_width, src_height, box_w, box_h, enlarge)
+
+
+# libvips' largest image side: a box side that never constrains.
+UNBOUNDED = 10_000_000
+
+
+def fit_box(src_width: int, src_height: int, transform: Transform) -> tuple[int, int]:
+    """For outputs that keep the source's aspect ratio (no crop): the box that makes libvips'
+    thumbnail scale uniformly by the plan's own factor. Its constraining side is exact and the
+    other unbounded; the plan's rounded size on both sides would make libvips scale each axis
+    on its own, by slightly different factors (the picture drifts by a fraction of a pixel).
+    """
+    box_w, box_h = transform.box_width, transform.box_height
+    if box_w is None or box_h is None:
+        return box_w or UNBOUNDED, box_h or UNBOUNDED
+    if box_w / src_width <= box_h / src_height:
+        return box_w, UNBOUNDED
+    return UNBOUNDED, box_h
 
 
 def _fill(src_width: int, src_height: int, box_w: int, box_h: int, enlarge: bool) -> Plan:
     """Cover the box, then crop; a box that would need enlarging shrinks to fit the source."""
     cover = max(box_w / src_width, box_h / src_height)
     if cover > 1.0 and not enlarge:
-        box_w = min(src_width, _scaled(box_w, 1 / cover))
-        box_h = min(src_height, _scaled(box_h, 1 / cover))
+        box_w = min(src_width, scaled_length(box_w, 1 / cover))
+        box_h = min(src_height, scaled_length(box_h, 1 / cover))
         cover = max(box_w / src_width, box_h / src_height)
-    resize_w = max(box_w, _scaled(src_width, cover))
-    resize_h = max(box_h, _scaled(src_height, cover))
+    resize_w = max(box_w, scaled_length(src_width, cover))
+    resize_h = max(box_h, scaled_length(src_height, cover))
     return Plan(resize_w, resize_h, box_w, box_h)
 
 
-def _scaled(length: int, scale: float) -> int:
-    return max(1, round(length * scale))
+def scaled_length(length: int, scale: float) -> int:
+    """Rounded half up, as libvips' resize rounds (Python's round() would make 112.5 -> 112)."""
+    return max(1, math.floor(length * scale + 0.5))
 
 
 # JPEG decode shrinks, largest first (libjpeg's scaled IDCT: 1/8, 1/4, 1/2 of the size).

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from . import geometry
 from .errors import NotFound, OverLimit
 
 POINTS_PER_INCH = 72
@@ -31,7 +32,9 @@ def cover_size(
     if not crop:
         return width, height
     scale = max(width / page_width, height / page_height)
-    return max(width, round(page_width * scale)), max(height, round(page_height * scale))
+    return max(width, geometry.scaled_length(page_width, scale)), max(
+        height, geometry.scaled_length(page_height, scale)
+    )
 
 
 def check_pixels(width: int, height: int, max_pixels: int) -> None:
@@ -72,4 +75,4 @@ def raster_width(page_width: int, page_height: int, raster: Raster, max_pixels: 
 
 def pixels_at(page_width: int, page_height: int, width: int) -> int:
     """Pixels of the page drawn `width` wide, its height rounded as geometry.plan rounds it."""
-    return width * max(1, round(page_height * width / page_width))
+    return width * geometry.scaled_length(page_height, width / page_width)

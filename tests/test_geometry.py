@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imageserver.geometry import Plan, displayed_size, fast_decode_shrink, plan
+from imageserver.geometry import (
+    UNBOUNDED,
+    Plan,
+    displayed_size,
+    fast_decode_shrink,
+    fit_box,
+    plan,
+    scaled_length,
+)
 from imageserver.transform import MAX_DENSITY, Fit, Transform, parse_token
 
 MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "MANIFEST.tsv"
@@ -195,3 +203,25 @@ def test_fast_decode_shrink_never_leaves_less_than_the_output(
     # libjpeg's shrunk size is the source's divided and rounded up
     assert -(-src_width // shrink) >= result.resize_width
     assert -(-src_height // shrink) >= result.resize_height
+
+
+@pytest.mark.parametrize(
+    ("source", "token", "box"),
+    [
+        (LANDSCAPE, "w200.jpg", (200, UNBOUNDED)),
+        (LANDSCAPE, "h150.jpg", (UNBOUNDED, 150)),
+        (LANDSCAPE, "100x400-fit.jpg", (100, UNBOUNDED)),  # the width constrains
+        (PORTRAIT, "100x100-fit.jpg", (UNBOUNDED, 100)),  # the height constrains
+        (LANDSCAPE, "300x200-fit.jpg", (300, UNBOUNDED)),  # both alike: either side
+    ],
+)
+def test_fit_box_leaves_only_the_constraining_side(
+    source: tuple[int, int], token: str, box: tuple[int, int]
+) -> None:
+    """libvips then scales both axes by one factor, as its default thumbnail does."""
+    assert fit_box(*source, parse_token(token)) == box
+
+
+def test_lengths_round_half_up_as_libvips_does() -> None:
+    assert scaled_length(2160, 200 / 3840) == 113  # 112.5: Python's round() gives 112
+    assert scaled_length(3, 0.01) == 1

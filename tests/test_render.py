@@ -109,10 +109,10 @@ def test_render_many_takes_the_header_its_caller_read() -> None:
     data = image_bytes("grid.jpg")
     limits = render.Limits(max_pixels=100_000_000, max_frames=100)
     found = render.inspect(data, limits)
-    wider = dataclasses.replace(found, width=found.width * 2)  # a header the file does not have
-    transform = parse_token("w100.png")
+    taller = dataclasses.replace(found, height=found.height * 2)  # a header the file lacks
+    transform = parse_token("100x100-fit.png")  # the taller header makes height the constraint
     (honest,) = render.render_many(data, [transform], limits)
-    (told,) = render.render_many(data, [transform], limits, wider)
+    (told,) = render.render_many(data, [transform], limits, taller)
     assert (told.width, told.height) != (honest.width, honest.height)
     assert render.render_many(data, [transform], limits, found)[0].data == honest.data
 
@@ -124,6 +124,18 @@ def _pixels(data: bytes, token: str, fast_shrink: bool) -> pyvips.Image:
 
 def _same_pixels(a: pyvips.Image, b: pyvips.Image) -> bool:
     return (a.width, a.height) == (b.width, b.height) and (a - b).abs().max() == 0
+
+
+@pytest.mark.parametrize("token", ["w200.png", "h90.png", "150x150-fit.png"])
+def test_fitted_outputs_are_libvips_default_thumbnail(token: str) -> None:
+    """An output that keeps the aspect is scaled by one factor on both axes: exactly the pixels
+    of libvips' own thumbnail (forcing the rounded size would stretch one axis a little)."""
+    source = pyvips.Image.gaussnoise(997, 661, sigma=60).cast("uchar").bandjoin([128, 64])
+    data = source.write_to_buffer(".png")
+    transform = parse_token(token)
+    box = render.geometry.fit_box(997, 661, transform)
+    libvips = pyvips.Image.thumbnail_buffer(data, box[0], height=box[1], size="down")
+    assert _same_pixels(_pixels(data, token, fast_shrink=False), libvips.copy_memory())
 
 
 @pytest.mark.parametrize(("token", "shrink"), [("w120.png", 4), ("x60-smart.png", 8)])

@@ -169,6 +169,8 @@ class _Job:
     loader: Loader
     foreign_profile: bool
     decode_shrink: int  # 1: the loader's own shrink-on-load
+    fit: tuple[int, int]  # the box of an output that keeps the aspect (geometry.fit_box)
+    enlarge: bool  # vector sources are drawn larger than their nominal size when asked
 
 
 def _job(source: Probe, transform: Transform, limits: Limits, fast_shrink: bool) -> _Job:
@@ -181,7 +183,18 @@ def _job(source: Probe, transform: Transform, limits: Limits, fast_shrink: bool)
     if fast_shrink and source.input.scaled_decode:
         shrink = geometry.fast_decode_shrink(source.width, source.height, plan)
     loader = _loader(source.input)
-    return _Job(transform, plan, out, animated, loader, source.foreign_profile, shrink)
+    fit = geometry.fit_box(source.width, source.height, transform)
+    return _Job(
+        transform,
+        plan,
+        out,
+        animated,
+        loader,
+        source.foreign_profile,
+        shrink,
+        fit,
+        source.input.vector,
+    )
 
 
 def _same_pixels(jobs: list[_Job]) -> list[list[int]]:
@@ -299,7 +312,15 @@ def _resize(job: _Job) -> Resize:
     if plan.crops:
         crop = "attention" if job.transform.fit is Fit.SMART else "centre"
         return Resize(plan.width, plan.height, {"crop": crop, **colour}, page=page, shrink=shrink)
-    return Resize(plan.width, plan.height, {"size": "force", **colour}, page=page, shrink=shrink)
+    fit_size = "both" if job.enlarge else "down"
+    return Resize(
+        plan.width,
+        plan.height,
+        {"size": fit_size, **colour},
+        page=page,
+        shrink=shrink,
+        fit=job.fit,
+    )
 
 
 def _crop_frames(image: pyvips.Image, job: _Job) -> pyvips.Image:
@@ -339,7 +360,9 @@ def _encode(image: pyvips.Image, job: _Job) -> Rendered:
     data = image.write_to_buffer(
         job.out.saver_suffix, **job.out.save_options(job.transform.quality)
     )
-    return Rendered(data, job.plan.width, job.plan.height, job.out)
+    # libvips rounds the unconstrained side of a fitted output itself; report what it drew
+    height = job.plan.height if job.animated else image.height
+    return Rendered(data, image.width, height, job.out)
 
 
 def _run(action: Any) -> Any:

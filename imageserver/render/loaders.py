@@ -41,6 +41,16 @@ class Resize:
     load_options: str = ""
     page: int = 0
     shrink: int = 1  # > 1: decode at 1/shrink of the size first (JPEG), then resize from there
+    # outputs that keep the aspect ratio: the box libvips fits into, scaling both axes alike
+    # (geometry.fit_box); None: exactly width x height
+    fit: tuple[int, int] | None = None
+
+    def size(self) -> tuple[int, dict[str, Any]]:
+        """thumbnail's width and its size options (height, size), from the fit or exact."""
+        if self.fit is None:
+            return self.width, {"height": self.height, **self.options}
+        width, height = self.fit
+        return width, {"height": height, **self.options}
 
 
 class Loader(Protocol):
@@ -73,13 +83,13 @@ class LibvipsLoader:
             image = pyvips.Image.new_from_buffer(
                 data, LOAD_OPTIONS, shrink=resize.shrink, access="sequential"
             )
-            return image.thumbnail_image(resize.width, height=resize.height, **resize.options)
-        options = ",".join(
+            width, options = resize.size()
+            return image.thumbnail_image(width, **options)
+        load_options = ",".join(
             filter(None, (LOAD_OPTIONS, resize.load_options, _page_option(resize.page)))
         )
-        return pyvips.Image.thumbnail_buffer(
-            data, resize.width, height=resize.height, option_string=options, **resize.options
-        )
+        width, options = resize.size()
+        return pyvips.Image.thumbnail_buffer(data, width, option_string=load_options, **options)
 
     def verify(self, data: bytes) -> None:
         pyvips.Image.thumbnail_buffer(data, 32, option_string=LOAD_OPTIONS).avg()
@@ -95,9 +105,8 @@ class HeifLoader:
         return Header(width, height, 1, 1, "A" in heif.mode, _is_foreign(icc or b""))
 
     def load_resized(self, data: bytes, resize: Resize) -> pyvips.Image:
-        return self._decode(data).thumbnail_image(
-            resize.width, height=resize.height, **resize.options
-        )
+        width, options = resize.size()
+        return self._decode(data).thumbnail_image(width, **options)
 
     def verify(self, data: bytes) -> None:
         self._decode(data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
@@ -23,7 +24,7 @@ def expected_size(case: Case, width: int) -> tuple[int, int]:
     """w{width}: never enlarged (but vectors are drawn at any size), aspect kept."""
     src_w, src_h = displayed(case)
     out_w = width if case.format in ("svg", "pdf") else min(width, src_w)
-    return out_w, max(1, round(src_h * out_w / src_w))
+    return out_w, max(1, math.floor(src_h * out_w / src_w + 0.5))  # half up, as libvips
 
 
 def displayed(case: Case) -> tuple[int, int]:
