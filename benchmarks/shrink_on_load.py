@@ -64,8 +64,13 @@ def measure(name: str, data: bytes) -> list[dict[str, Any]]:
     rows = []
     for token in TOKENS:
         default, fast = pixels(data, token, False), pixels(data, token, True)
-        if (default.width, default.height) != (fast.width, fast.height):
+        if abs(default.width - fast.width) > 1 or abs(default.height - fast.height) > 1:
             raise AssertionError(f"{name} {token}: sizes differ")
+        if (default.width, default.height) != (fast.width, fast.height):
+            # the default is libvips' own size, the fast path the plan's: 1 px apart at most;
+            # scaled onto the default's grid (that resampling costs the fast path a little SSIM)
+            scale = default.width / fast.width
+            fast = fast.resize(scale, vscale=default.height / fast.height)
         rows.append(
             {
                 "image": name,
