@@ -313,7 +313,9 @@ def _resize(job: _Job) -> Resize:
         crop = "attention" if job.transform.fit is Fit.SMART else "centre"
         return Resize(plan.width, plan.height, {"crop": crop, **colour}, page=page, shrink=shrink)
     if shrink > 1:  # a shrunk decode rounds its sides up: the plan's size puts the aspect back
-        return Resize(plan.width, plan.height, {"size": "force", **colour}, page=page, shrink=shrink)
+        return Resize(
+            plan.width, plan.height, {"size": "force", **colour}, page=page, shrink=shrink
+        )
     fit_size = "both" if job.enlarge else "down"
     return Resize(
         plan.width,
