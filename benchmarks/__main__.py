@@ -22,6 +22,7 @@ from . import cases, images, load, peers, report
 from .systems import ImageServer, Ipx, Limit, Nginx, Server, Thumbor
 
 RESULTS = Path(__file__).resolve().parent / "results"
+CASES = ("cold", "quality", "hits", "uploads", "memory", "overload")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,8 +33,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-peers", action="store_true", help="skip thumbor and ipx")
     parser.add_argument(
         "--cases",
-        default="cold,hits,uploads,memory",
-        help="comma list of cold, hits, uploads, memory",
+        default=",".join(CASES),
+        help="comma list of " + ", ".join(CASES),
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--renders", type=int, help="renders per cold run (default: the profile's)")
@@ -80,47 +81,58 @@ def main(argv: list[str] | None = None) -> int:
     }
     with ExitStack() as stack:
         ours = start(stack, ImageServer(workdir))
-        others = start_peers(stack, workdir, not args.no_peers and "cold" in wanted)
+        renders = wanted & {"cold", "quality"}
+        others = start_peers(stack, workdir, not args.no_peers and bool(renders))
         results["peers"] = ", ".join(s.name for s in others) or "none"
         if "cold" in wanted:
             results["cold"] = cases.cold_renders(profile, Limit(workdir), [ours, *others])
             report.write(results, args.out)  # saved as each case ends: a late failure keeps it
+        if "quality" in wanted:
+            results["quality"] = cases.quality(profile, Limit(workdir), [ours, *others])
+            report.write(results, args.out)
         if "hits" in wanted and load.ensure_wrk():
-            results["hits"] = cases.cached_hits(profile, hit_targets(stack, ours))
+            results["hits"] = cases.cached_hits(profile, hit_targets(stack, ours, workdir))
             report.write(results, args.out)
         if "uploads" in wanted:
             results["uploads"] = cases.uploads(
                 profile, ours, (workdir / images.PHOTO_2725.file).read_bytes()
             )
-    if "memory" in wanted:
-        results.update(memory(profile, workdir))
+    results.update(fresh_server_cases(profile, workdir, wanted))
     print((report.write(results, args.out)).read_text())
     return 0
 
 
-def hit_targets(stack: ExitStack, ours: ImageServer) -> dict[str, str]:
-    """The same stored output through the app, nginx in front of it, and plain nginx."""
-    url = ours.url(images.PHOTO_2725.file, 200, "jpg")
-    asyncio.run(load.get_each([url], 1))  # render and store it first
-    targets = {"imageserver app": url}
+def hit_targets(stack: ExitStack, ours: ImageServer, workdir: Path) -> dict[str, str]:
+    """The same stored output through the app (one process, then two), nginx in front of it,
+    and plain nginx (one worker, then one per core)."""
+    targets = {}
+    for server in (ours, start(stack, ImageServer(workdir, PROCESSES_2, "imageserver x2"))):
+        url = server.url(images.PHOTO_2725.file, 200, "jpg")
+        asyncio.run(load.get_each([url] * 2, 1))  # rendered, then kept in memory
+        targets[f"{server.name} app"] = url
     nginx = peers.nginx_binary()
     if nginx:
-        for front in (True, False):
-            server = start(stack, Nginx(nginx, ours, front=front))
+        for front, workers in ((True, "auto"), (False, "1"), (False, "auto")):
+            server = start(stack, Nginx(nginx, ours, front=front, workers=workers))
             targets[server.name] = server.url(images.PHOTO_2725.file, 200, "jpg")
     return targets
 
 
-def memory(profile: cases.Profile, workdir: Path) -> dict[str, Any]:
+PROCESSES_2 = ["--processes", "2"]
+
+
+def fresh_server_cases(profile: cases.Profile, workdir: Path, wanted: set[str]) -> dict[str, Any]:
     """A fresh server each, so earlier cases do not colour the figures."""
-    found = {}
-    with ExitStack() as stack:
-        server = start(stack, ImageServer(workdir))
-        found["peak_rss"] = cases.peak_rss(profile, server)
-    if profile.memory_requests:
+    found: dict[str, Any] = {}
+    if "memory" in wanted:
         with ExitStack() as stack:
-            server = start(stack, ImageServer(workdir))
-            found["rss_growth"] = cases.rss_growth(profile, server)
+            found["peak_rss"] = cases.peak_rss(profile, start(stack, ImageServer(workdir)))
+        if profile.memory_requests:
+            with ExitStack() as stack:
+                found["rss_growth"] = cases.rss_growth(profile, start(stack, ImageServer(workdir)))
+    if "overload" in wanted and load.ensure_wrk():
+        with ExitStack() as stack:
+            found["recovery"] = cases.recovery(profile, start(stack, ImageServer(workdir)))
     return found
 
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pyvips
+
+from tests.imagecompare import ssim
 
 from . import images, load
 from .load import Result
@@ -34,20 +39,22 @@ class Profile:
     hit_seconds: float
     uploads: int
     memory_requests: int
+    overload_s: int  # how long wrk -c256 asks for distinct cold renders
 
 
-QUICK = Profile((images.PHOTO_2725,), (200,), ("jpg",), (1, 4), 24, 2, (16, 64), 2, 40, 0)
+QUICK = Profile((images.PHOTO_2725,), (200,), ("jpg",), (1, 4), 24, 2, (16, 64), 2, 40, 0, 5)
 FULL = Profile(
     images.ALL,
     (200, 720),
     ("jpg", "webp", "avif"),
-    (1, 2, 4, 16),
+    (4, 16),
     16,
-    2,
-    (1, 16, 64),
+    3,
+    (16, 64),
     5,
     200,
     10_000,
+    30,
 )
 
 
@@ -197,3 +204,64 @@ def _mixed_urls(server: ImageServer, count: int) -> list[str]:
                 server.url(images.PHOTO_2725.file, 200, "jpg").rsplit("/", 1)[0] + "/info.json"
             )
     return [u for u in urls if u is not None]
+
+
+def quality(profile: Profile, limit: Limit, servers: list[Server]) -> list[dict[str, Any]]:
+    """SSIM of each system's output (decoded) against libvips' default thumbnail of the same
+    source at the same width, before any encoding: what each pipeline and encoder cost in
+    fidelity. The loop encodes that very thumbnail, so its row is the encoder's cost alone."""
+    rows = []
+    for image, width, fmt in itertools.product(profile.images, profile.widths, profile.formats):
+        reference = pyvips.Image.thumbnail_buffer(limit.data[image.file], width).copy_memory()
+        found = {limit.name: _ssim(reference, limit.render(image.file, width, fmt))}
+        for server in servers:
+            url = server.url(image.file, width, fmt)
+            if url is not None:
+                with urllib.request.urlopen(url, timeout=120) as resp:
+                    found[server.name] = _ssim(reference, resp.read())
+        rows.append({"image": image.label, "width": width, "format": fmt, "ssim": found})
+    return rows
+
+
+def _ssim(reference: pyvips.Image, data: bytes) -> float:
+    """Sizes may differ by a pixel of rounding between systems: such an output is fitted to the
+    reference's size first."""
+    image = pyvips.Image.new_from_buffer(data, "")
+    if (image.width, image.height) != (reference.width, reference.height):
+        image = image.thumbnail_image(reference.width, height=reference.height, size="force")
+    return ssim(reference, image)
+
+
+OVERLOAD_LUA = Path(__file__).resolve().parent / "overload.lua"
+
+
+def recovery(profile: Profile, server: ImageServer) -> dict[str, Any]:
+    """wrk -c256 asks for distinct cold renders (w100-2000 x q40-79) until the server is far past
+    its render queue, then stops: how long until a fresh render is answered (503s retried
+    every 50 ms)? Renders whose clients gave up must not be left in the way."""
+    path = server.paths[images.PHOTO_2725.file]
+    overload = load.wrk(
+        server.base + path + "/w100.jpg",
+        256,
+        profile.overload_s,
+        script=OVERLOAD_LUA,
+        env={"BASE": path},
+    )
+    started = time.perf_counter()
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            with urllib.request.urlopen(server.base + path + "/w1234-q33.jpg", timeout=120) as resp:
+                resp.read()
+            break
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503:
+                raise
+            time.sleep(0.05)
+    return {
+        "fresh_render_s": time.perf_counter() - started,
+        "tries": tries,
+        "overload": overload.summary(),
+        "overload_seconds": profile.overload_s,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import statistics
@@ -10,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 
@@ -90,30 +92,37 @@ def ensure_wrk() -> str | None:
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url: str, connections: int, seconds: float) -> Result:
+def wrk(
+    url: str,
+    connections: int,
+    seconds: float,
+    script: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Result:
+    """`script`: a wrk Lua script choosing each request (it reads `env`). Socket timeouts count
+    as errors, as do non-2xx/3xx answers."""
+    command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}"]
+    command += [f"-d{max(1, round(seconds))}s", "--latency", url]
+    if script is not None:
+        command += ["-s", str(script)]
     out = subprocess.run(
-        [
-            "wrk",
-            f"-t{min(2, connections)}",
-            f"-c{connections}",
-            f"-d{max(1, round(seconds))}s",
-            "--latency",
-            url,
-        ],
+        command,
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, **(env or {})},
     ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
     p50, p99 = (_latency(out, pct) for pct in ("50%", "99%"))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    timeouts = re.search(r"timeout (\d+)", out)
     duration = max(1, round(seconds))
     return Result(
         round(rate * duration),
         duration,
         p50_ms=p50,
         p99_ms=p99,
-        errors=int(errors[1]) if errors else 0,
+        errors=(int(failed[1]) if failed else 0) + (int(timeouts[1]) if timeouts else 0),
     )
 
 

@@ -91,8 +91,11 @@ class Server(abc.ABC):
 class ImageServer(Server):
     name = "imageserver"
 
-    def __init__(self, images: Path, extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self, images: Path, extra_args: list[str] | None = None, name: str | None = None
+    ) -> None:
         self.images = images
+        self.name = name or self.name
         self.storage = Path(tempfile.mkdtemp(prefix="bench-storage-"))
         port = free_port()
         command = [sys.executable, "-m", "imageserver_cli.main", "serve", "--port", str(port)]
@@ -145,7 +148,9 @@ class Thumbor(Server):
 
 
 class Ipx(Server):
-    """ipx 3 (sharp, the libvips binding for Node) serving the same directory."""
+    """ipx 3 (sharp, the libvips binding for Node) serving the same directory. Not for AVIF:
+    sharp encodes it at effort 4, 0.2-5 renders/s here (2026-11-30 run), which would take most
+    of a run for rows nobody compares on."""
 
     name = "ipx"
 
@@ -155,14 +160,17 @@ class Ipx(Server):
         super().__init__([*command, "--host", "127.0.0.1"], port, cwd=binary.parent.parent.parent)
 
     def url(self, file: str, width: int, fmt: str) -> str | None:
+        if fmt == "avif":
+            return None
         fmt = "jpeg" if fmt == "jpg" else fmt
         return f"{self.base}/w_{width},f_{fmt},q_80/{file}"
 
 
 class Limit:
-    """The physical limit: the same renders in-process, on as many threads as connections."""
+    """The reference: the same renders by a plain loop calling pyvips `thumbnail_buffer` and a
+    save in-process, on as many threads as connections, with no HTTP and no storage."""
 
-    name = "pyvips in-process"
+    name = "pyvips thumbnail loop"
 
     def __init__(self, images: Path) -> None:
         pyvips.cache_set_max(0)
@@ -190,20 +198,24 @@ class Limit:
 
 
 class Nginx(Server):
-    """nginx on loopback: `front` runs deploy/nginx.conf before the app; `static` is plain nginx
-    serving the same storage directory, the reference for serving a file from disk."""
+    """nginx on loopback: `front` runs deploy/nginx.conf before the app (its workers: one per
+    core); otherwise plain nginx serving the same storage directory with `workers` worker
+    processes ("auto": one per core), the reference for serving a file from disk."""
 
-    def __init__(self, binary: str, ours: ImageServer, *, front: bool) -> None:
+    def __init__(
+        self, binary: str, ours: ImageServer, *, front: bool, workers: str = "auto"
+    ) -> None:
         from deploy import nginx_conf  # the repository's deploy/, as the tests use it
 
-        self.name = "nginx front" if front else "nginx static"
+        count = "1 worker" if workers == "1" else f"{workers} workers"
+        self.name = "nginx front" if front else f"nginx static ({count})"
         directory = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
         port = free_port()
         conf = directory / "nginx.conf"
         if front:
             conf.write_text(nginx_conf.render(directory, ours.storage, ours.port, port))
         else:
-            conf.write_text(_static_conf(directory, ours.storage, port))
+            conf.write_text(_static_conf(directory, ours.storage, port, workers))
         super().__init__(nginx_conf.command(binary, directory, conf), port)
         self.ours = ours
 
@@ -211,11 +223,11 @@ class Nginx(Server):
         return f"{self.base}{self.ours.paths[file]}/w{width}.{fmt}"
 
 
-def _static_conf(directory: Path, root: Path, port: int) -> str:
+def _static_conf(directory: Path, root: Path, port: int, workers: str) -> str:
     from deploy import nginx_conf
 
     return (
-        f"worker_processes auto;\nerror_log {directory}/error.log warn;\n"
+        f"worker_processes {workers};\nerror_log {directory}/error.log warn;\n"
         f"pid {directory}/nginx.pid;\nevents {{ worker_connections 1024; }}\n"
         f"http {{\n{nginx_conf.temp_paths(directory)}    types {{ image/jpeg jpg; }}\n"
         "    sendfile on;\n    access_log off;\n"
