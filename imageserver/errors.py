@@ -34,6 +34,13 @@ class Unauthorized(ImageServerError):
     code = "unauthorized"
 
 
+class Forbidden(ImageServerError):
+    """The namespace's URL policy does not let this request render (unsigned, not a preset)."""
+
+    status = 403
+    code = "forbidden"
+
+
 class SourceRefused(ImageServerError):
     """The source URL points somewhere we will not fetch from (scheme, host or address)."""
 
@@ -110,6 +117,13 @@ class StorageUnavailable(ImageServerError):
 
     status = 503
     code = "storage_unavailable"
+
+
+class StorageFull(ImageServerError):
+    """The storage has no space left (ENOSPC, EDQUOT): nothing new can be kept until it has."""
+
+    status = 507
+    code = "storage_full"
 
 
 class StorageTimeout(ImageServerError):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import presets
+from .access import Policy
 from .errors import ImageServerError
 from .formats import OUTPUT_FORMATS
 from .keys import check_namespace
@@ -53,6 +54,25 @@ class Settings:
     source_timeout_s: float = _setting(10.0, "timeout for fetching a source URL, in seconds")
     api_keys: list[str] = _setting(
         [], "bearer keys required for POST and DELETE (none: open)", flag_name="api-key"
+    )
+    url_signing_keys: list[str] = _setting(
+        [],
+        "keys that sign output URLs (HMAC-SHA256): the first signs, any verifies, so keys rotate",
+        flag_name="url-signing-key",
+    )
+    url_signature_bytes: int = _setting(
+        32, "bytes of the HMAC-SHA256 digest a URL signature keeps (8-32; imgproxy's size)"
+    )
+    url_policy: str = _setting(
+        "public", "who may make outputs render: public, signed or presets-only (see Security)"
+    )
+    namespace_policies: dict[str, str] = _setting(
+        {}, "--url-policy per namespace: 'avatars=signed;docs=presets-only'"
+    )
+    stored_outputs_public: bool = _setting(
+        True,
+        "signed and presets-only namespaces serve outputs already stored to anyone (a front "
+        "nginx does anyway); --no-stored-outputs-public: stored ones need a signature too",
     )
     max_upload_bytes: int = _setting(50 * MiB, "largest original accepted (upload or source)")
     max_pixels: int = _setting(50_000_000, "largest original in pixels, frames summed")
@@ -146,6 +166,9 @@ class Settings:
     callback_secret: str = _setting("", "HMAC-SHA256 key that signs callbacks (empty: unsigned)")
     callback_max_attempts: int = _setting(5, "tries per callback until a 2xx answer")
     callback_timeout_s: float = _setting(10.0, "timeout for one callback request, in seconds")
+
+    def policy_of(self, namespace: str) -> Policy:
+        return Policy(self.namespace_policies.get(namespace, self.url_policy))
 
     def resolved_render_workers(self) -> int:
         return self.render_workers or os.cpu_count() or 1
@@ -273,6 +296,7 @@ def _coerce(kind: Any, value: Any) -> Any:
         "list[str]": _to_list,
         "dict[str, list[str]]": _to_outputs_map,
         "dict[str, dict[str, str]]": _to_presets_map,
+        "dict[str, str]": _to_str_map,
     }
     return converters[kind](value)
 
@@ -323,6 +347,13 @@ def _to_presets_map(value: Any) -> dict[str, dict[str, str]]:
     }
 
 
+def _to_str_map(value: Any) -> dict[str, str]:
+    """Accepts a TOML table {ns = "value"} or 'ns=value;ns2=value'."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    return {ns: ",".join(values) for ns, values in _to_outputs_map(value).items()}
+
+
 def _preset_pair(item: str) -> tuple[str, str]:
     name, sep, stem = item.partition(":")
     if not sep:
@@ -357,6 +388,7 @@ def _validate(settings: Settings) -> list[str]:
         problems.append(f"statsd: expected host:port, got {settings.statsd!r}")
     problems += _namespace_output_problems(settings)
     problems += _preset_problems(settings)
+    problems += _policy_problems(settings)
     problems += _pdf_problems(settings)
     problems += _s3_problems(settings)
     problems += _jobs_problems(settings)
@@ -395,6 +427,33 @@ def _preset_problems(settings: Settings) -> list[str]:
             check_namespace(namespace)
         except ImageServerError as exc:
             problems.append(f"namespace_presets: {exc.message}")
+    return problems
+
+
+def _policy_problems(settings: Settings) -> list[str]:
+    """A policy that nobody could satisfy is a start-up error, not a namespace of 403s."""
+    known = ", ".join(p.value for p in Policy)
+    policies = {"url_policy": settings.url_policy} | {
+        f"namespace_policies: {ns}": policy for ns, policy in settings.namespace_policies.items()
+    }
+    problems = [
+        f"{where}: expected {known}, got {policy!r}"
+        for where, policy in policies.items()
+        if policy not in set(Policy)
+    ]
+    if problems:
+        return problems
+    if Policy.SIGNED in policies.values() and not settings.url_signing_keys:
+        problems.append("url_policy signed needs --url-signing-key")
+    if settings.url_policy == Policy.PRESETS_ONLY:
+        problems.append("url_policy presets-only applies per namespace: use namespace_policies")
+    problems += [
+        f"namespace_policies: {ns}: presets-only needs namespace_presets for {ns}"
+        for ns, policy in settings.namespace_policies.items()
+        if policy == Policy.PRESETS_ONLY and not settings.namespace_presets.get(ns)
+    ]
+    if not 8 <= settings.url_signature_bytes <= 32:
+        problems.append(f"url_signature_bytes: expected 8-32, got {settings.url_signature_bytes}")
     return problems
 
 

@@ -86,6 +86,18 @@ class Variants:
             lambda flight: self._load_or_render(key, transform, original, force, flight),
         )
 
+    async def stored(self, key: ImageKey, transform: Transform) -> Output | None:
+        """Memory or storage, never a render: for requests whose URL policy forbids rendering."""
+        output_key = key.output(transform.token())
+        found = self.cached(output_key)
+        if found is not None:
+            return found
+        data = await self.storage.get(output_key)
+        if data is None:
+            return None
+        self.metrics.lookup("storage")
+        return self._remember(output_key, Output.of(data, transform))
+
     @staticmethod
     async def _pick(batch: asyncio.Future[list[Output]], index: int) -> Output:
         return (await batch)[index]
