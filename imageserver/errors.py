@@ -20,6 +20,10 @@ class ImageServerError(Exception):
         if code is not None:
             self.code = code
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the JSON body (Retry-After, WWW-Authenticate)."""
+        return {}
+
     def to_json(self) -> dict[str, str]:
         return {"error": self.code, "message": self.message}
 
@@ -32,6 +36,9 @@ class BadRequest(ImageServerError):
 class Unauthorized(ImageServerError):
     status = 401
     code = "unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="imageserver"'}
 
 
 class Forbidden(ImageServerError):
@@ -105,6 +112,9 @@ class Overloaded(ImageServerError):
     def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class UpstreamTimeout(ImageServerError):

@@ -20,7 +20,7 @@ from ..settings import Settings
 from ..transform import AUTO_FORMAT, Transform, parse_token, parse_tokens
 from ..variants import Output
 from .appkeys import SERVICES, SIBLINGS
-from .responses import immutable_bytes
+from .responses import immutable_bytes, original_headers
 
 PRESET_REDIRECT_CACHE = "public, max-age=3600"
 
@@ -119,7 +119,9 @@ async def original(request: web.Request) -> web.Response:
     described = await originals.info(key)
     data = await originals.original(key)
     etag = '"' + described["hash"] + '"'
-    return immutable_bytes(request, data, described["content_type"], etag)
+    content_type = described["content_type"]
+    headers = original_headers(content_type)
+    return immutable_bytes(request, data, content_type, etag, headers)
 
 
 async def pages(request: web.Request) -> web.Response:
