@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tests.conftest import Server, image_bytes
+import asyncio
+import logging
+
+import pytest
+
+from tests.conftest import Server, ServerFactory, image_bytes
 
 SCRIPTED_SVG = (
     b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40">'
@@ -18,7 +23,8 @@ async def test_an_uploaded_svg_cannot_run_as_a_page(server: Server) -> None:
         assert resp.headers["Content-Type"] == "image/svg+xml"
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         policy = resp.headers["Content-Security-Policy"]
-        assert "default-src 'none'" in policy and "sandbox" in policy
+        assert "default-src 'none'" in policy
+        assert "sandbox" in policy
         assert resp.headers["Content-Disposition"] == "attachment"
 
 
@@ -30,3 +36,28 @@ async def test_every_image_answer_says_nosniff(server: Server) -> None:
     async with server.session.get(server.image_url(info["hash"]) + "/original") as resp:
         assert "sandbox" in resp.headers["Content-Security-Policy"]
         assert "Content-Disposition" not in resp.headers  # a photo still opens in the browser
+
+
+async def test_a_malformed_request_is_one_log_line_without_its_headers(
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A control byte in Authorization made aiohttp log the header, key included, in an ERROR
+    traceback."""
+    server = await start_server(api_keys=["secretkey"])
+    host, port = server.url.removeprefix("http://").split(":")
+    caplog.set_level(logging.DEBUG)
+    for raw in (
+        b"POST /p HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret\x01key\r\n\r\n",
+        b"GET /p/\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
+    ):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(raw)
+        assert (await reader.read(12)) == b"HTTP/1.0 400"
+        writer.close()
+    logged = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert [r.levelname for r in logged] == ["INFO", "INFO"]
+    assert all(r.exc_info is None and r.exc_text is None for r in logged)
+    text = caplog.text
+    assert "secret" not in text
+    assert "Traceback" not in text
+    assert "malformed request from 127.0.0.1: Invalid header value char" in text
