@@ -60,6 +60,13 @@ class NotFound(ImageServerError):
     code = "not_found"
 
 
+class RequestTimeout(ImageServerError):
+    """The client stopped sending its request body."""
+
+    status = 408
+    code = "request_timeout"
+
+
 class Conflict(ImageServerError):
     """The request does not fit the resource's state now (cancel a finished job, ...)."""
 

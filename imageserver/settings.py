@@ -75,6 +75,9 @@ class Settings:
         "nginx does anyway); --no-stored-outputs-public: stored ones need a signature too",
     )
     max_upload_bytes: int = _setting(50 * MiB, "largest original accepted (upload or source)")
+    upload_idle_timeout_s: float = _setting(
+        30.0, "an upload body that sends nothing for this long is dropped with a 408"
+    )
     max_pixels: int = _setting(50_000_000, "largest original in pixels, frames summed")
     max_frames: int = _setting(500, "most frames (animation) or pages accepted")
     max_output_side: int = _setting(8192, "largest output width or height, after density")
@@ -382,6 +385,8 @@ def _validate(settings: Settings) -> list[str]:
     problems += [f"{name}: must be >= 0" for name in non_negative if getattr(settings, name) < 0]
     if not 0 < settings.port < 65536:
         problems.append(f"port: expected 1-65535, got {settings.port}")
+    if settings.upload_idle_timeout_s <= 0:
+        problems.append("upload_idle_timeout_s: must be > 0")
     if settings.source_timeout_s <= 0:
         problems.append("source_timeout_s: must be > 0")
     if settings.statsd and not settings.statsd.rpartition(":")[2].isdigit():

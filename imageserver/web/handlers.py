@@ -101,6 +101,7 @@ async def _original_bytes(request: web.Request, services: Services) -> bytes:
         services.settings.max_upload_bytes,
         what="upload",
         declared_length=request.content_length,
+        idle_timeout_s=services.settings.upload_idle_timeout_s,
     )
     if not data:
         raise BadRequest(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import pytest
@@ -61,3 +62,25 @@ async def test_a_malformed_request_is_one_log_line_without_its_headers(
     assert "secret" not in text
     assert "Traceback" not in text
     assert "malformed request from 127.0.0.1: Invalid header value char" in text
+
+
+async def test_an_upload_that_stops_sending_is_dropped(start_server: ServerFactory) -> None:
+    server = await start_server(api_keys=["k"], upload_idle_timeout_s=0.3)
+    host, port = server.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    head = "POST /p HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\nContent-Length: 5000\r\n\r\n"
+    writer.write(head.encode() + image_bytes("grid.jpg")[:100])
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    body = await reader.readexactly(length)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 408 Request Timeout")
+    assert json.loads(body)["error"] == "request_timeout"
+    assert not (server.storage / "p").exists()
+
+
+async def test_a_refused_key_is_told_how_to_authenticate(start_server: ServerFactory) -> None:
+    server = await start_server(api_keys=["k"])
+    async with server.session.post(server.url + "/p", data=b"x") as resp:
+        assert resp.status == 401
+        assert resp.headers["WWW-Authenticate"] == 'Bearer realm="imageserver"'
