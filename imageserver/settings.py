@@ -75,6 +75,11 @@ class Settings:
         "nginx does anyway); --no-stored-outputs-public: stored ones need a signature too",
     )
     max_upload_bytes: int = _setting(50 * MiB, "largest original accepted (upload or source)")
+    sweep_after_s: float = _setting(
+        3600.0,
+        "at start-up, temp files and originals without info.json (left by a crash) older than "
+        "this are removed (0: no sweep)",
+    )
     upload_idle_timeout_s: float = _setting(
         30.0, "an upload body that sends nothing for this long is dropped with a 408"
     )

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from dataclasses import dataclass
 
 import xxhash
 
 from . import render
+from .errors import StorageFull
 from .flights import Flight, Flights
 from .formats import OUTPUT_FORMATS
 from .keys import ImageKey
@@ -22,6 +24,8 @@ from .originals import Originals, RenderOutputs
 from .pool import RenderPool
 from .storage import Storage
 from .transform import Transform
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -201,16 +205,24 @@ class Variants:
             self.metrics.lookup("render")
             self.metrics.rendered(transform.format, seconds)
         keys = [key.output(t.token()) for t in transforms]
-        await asyncio.gather(
-            *(
-                self.storage.put(k, r.data, content_type=r.format.mime)
-                for k, r in zip(keys, rendered, strict=True)
-            )
-        )
+        await self._store(keys, rendered)
         return [
             self._remember(k, Output.of(r.data, t))
             for k, r, t in zip(keys, rendered, transforms, strict=True)
         ]
+
+    async def _store(self, keys: list[str], rendered: list[render.Rendered]) -> None:
+        """A full disk does not fail the request: the render is served (and kept in memory),
+        and the next request for it renders again, until there is space."""
+        puts = (
+            self.storage.put(k, r.data, content_type=r.format.mime)
+            for k, r in zip(keys, rendered, strict=True)
+        )
+        results = await asyncio.gather(*puts, return_exceptions=True)
+        for failure in (r for r in results if isinstance(r, BaseException)):
+            if not isinstance(failure, StorageFull):
+                raise failure
+            log.warning("rendered %s but did not store it: %s", keys[0], failure.message)
 
     def _remember(self, output_key: str, output: Output) -> Output:
         self.cache.put(output_key, output, len(output.body))

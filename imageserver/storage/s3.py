@@ -63,6 +63,12 @@ class S3Storage:
         )
         self._client = await self._stack.enter_async_context(client)
 
+    async def sweep(self, older_than_s: float) -> int:
+        """Nothing to sweep: a put is whole or absent. An original whose info.json was never
+        written (a crash between the two puts) is not an image (info.json says one exists) and
+        its next upload completes it; finding it would mean listing the whole bucket."""
+        return 0
+
     async def close(self) -> None:
         await self._stack.aclose()
         self._client = None

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import pyvips
 
 from tests.conftest import Server, ServerFactory, image_bytes
 
@@ -84,3 +91,74 @@ async def test_a_refused_key_is_told_how_to_authenticate(start_server: ServerFac
     async with server.session.post(server.url + "/p", data=b"x") as resp:
         assert resp.status == 401
         assert resp.headers["WWW-Authenticate"] == 'Bearer realm="imageserver"'
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB file system (tmpfs), so writes fail with ENOSPC as on a full disk."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def _fill(directory: Path) -> None:
+    with (directory / "filler").open("wb", buffering=0) as fh, pytest.raises(OSError) as caught:
+        while True:
+            fh.write(b"\0" * 65536)
+    assert caught.value.errno == errno.ENOSPC
+
+
+async def test_a_full_disk_answers_507_and_still_serves_renders(
+    start_server: ServerFactory, small_disk: Path
+) -> None:
+    server = await start_server(storage=small_disk)
+    hash_ = (await server.upload(image_bytes("grid.jpg")))["hash"]
+    _fill(small_disk)
+    async with server.session.post(server.url + "/p", data=image_bytes("grid.png")) as resp:
+        assert resp.status == 507
+        assert (await resp.json())["error"] == "storage_full"
+    async with server.session.get(server.image_url(hash_) + "/w300.png") as resp:
+        assert resp.status == 200  # rendered and served, though not stored
+        assert pyvips.Image.new_from_buffer(await resp.read(), "").width == 300
+    leftovers = [p.name for p in small_disk.rglob("*") if p.is_file()]
+    assert sorted(leftovers) == ["filler", "info.json", "original"]  # no temp files, no w300
+
+
+def _age(path: Path, seconds: float) -> None:
+    for p in [path, *path.rglob("*")]:
+        os.utime(p, (time.time() - seconds, time.time() - seconds))
+
+
+async def test_start_up_sweeps_what_killed_uploads_left(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """kill -9 mid-upload left a temp file, and an original without info.json, for good."""
+    storage = tmp_path / "store"
+    first = await start_server(storage=storage)
+    await first.upload(image_bytes("grid.jpg"))
+    complete = next(p.parent for p in storage.rglob("info.json"))
+    (complete / ".tmp-abc123").write_bytes(b"half an output")
+    _age(complete / ".tmp-abc123", 7200)
+    stale = storage / "p" / "111" / "222" / "333" / ("4" * 23)
+    fresh = storage / "p" / "555" / "666" / "777" / ("8" * 23)
+    for incomplete in (stale, fresh):
+        incomplete.mkdir(parents=True)
+        (incomplete / "original").write_bytes(image_bytes("grid.jpg"))
+        (incomplete / "w100.jpg").write_bytes(b"an output rendered before the crash")
+    _age(stale, 7200)
+    await start_server(storage=storage, sweep_after_s=3600)
+    for _ in range(100):
+        if not stale.exists():
+            break
+        await asyncio.sleep(0.05)
+    assert not stale.exists()
+    assert not (storage / "p" / "111").exists()  # its empty partitions go too
+    assert not (complete / ".tmp-abc123").exists()
+    assert sorted(p.name for p in complete.iterdir()) == ["info.json", "original"]
+    assert sorted(p.name for p in fresh.iterdir()) == ["original", "w100.jpg"]  # maybe mid-write
