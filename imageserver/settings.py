@@ -147,7 +147,10 @@ class Settings:
         5.0, "longest an S3 call may take, retries included, before a 503 or 504"
     )
     s3_max_attempts: int = _setting(
-        3, "tries per S3 call on connection errors, throttling and 5xx (1: no retry)"
+        2, "tries per S3 call on connection errors, throttling and 5xx (1: no retry)"
+    )
+    s3_connect_timeout_s: float = _setting(
+        0.5, "an S3 endpoint that takes longer to accept a connection counts as down (503)"
     )
     jobs_url: str = _setting(
         "",
@@ -498,7 +501,7 @@ def _s3_problems(settings: Settings) -> list[str]:
         problems.append(f"s3_serve: expected stream or redirect, got {settings.s3_serve!r}")
     if not 0 < settings.s3_presign_ttl_s <= MAX_PRESIGN_TTL_S:
         problems.append(f"s3_presign_ttl_s: expected 1-{MAX_PRESIGN_TTL_S} (SigV4's limit)")
-    positive = ("s3_max_connections", "s3_timeout_s", "s3_max_attempts")
+    positive = ("s3_max_connections", "s3_timeout_s", "s3_max_attempts", "s3_connect_timeout_s")
     problems += [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
     return problems
 
