@@ -98,6 +98,10 @@ class OverLimit(ImageServerError):
     code = "over_limit"
 
 
+class RenderTimeout(OverLimit):
+    """The render outlasted its deadline (a PDF page) and was stopped."""
+
+
 class Encrypted(ImageServerError):
     """A password-protected PDF uploaded without its password, or with a wrong one."""
 

@@ -116,6 +116,14 @@ class Settings:
         30.0, "longest one PDF page may take to render; its worker process is killed then"
     )
     pdf_max_pages: int = _setting(1000, "most pages a PDF may have")
+    document_renders: int = _setting(
+        1, "renders of one PDF at once; its other renders wait, other documents go on"
+    )
+    render_failure_ttl_s: float = _setting(
+        300.0,
+        "a page that timed out or broke its decoder fails again at once, at any size, for this "
+        "long (0: always try again)",
+    )
     rasterize_dpi: int = _setting(150, "rasterize jobs: default resolution of the page images")
     rasterize_format: str = _setting("jpg", "rasterize jobs: default format of the page images")
     rasterize_max_side: int = _setting(
@@ -389,6 +397,8 @@ def _validate(settings: Settings) -> list[str]:
         "malloc_mmap_threshold",
         "release_memory_after_s",
         "memory_cache_bytes",
+        "render_failure_ttl_s",
+        "sweep_after_s",
     )
     problems += [f"{name}: must be >= 0" for name in non_negative if getattr(settings, name) < 0]
     if not 0 < settings.port < 65536:
@@ -480,7 +490,13 @@ def _stem_problem(stem: str, settings: Settings) -> str | None:
 
 
 def _pdf_problems(settings: Settings) -> list[str]:
-    positive = ("pdf_page_timeout_s", "pdf_max_pages", "rasterize_dpi", "rasterize_fallback_dpi")
+    positive = (
+        "pdf_page_timeout_s",
+        "pdf_max_pages",
+        "rasterize_dpi",
+        "rasterize_fallback_dpi",
+        "document_renders",
+    )
     problems = [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
     if settings.pdf_workers < 0:
         problems.append("pdf_workers: must be >= 0")

@@ -65,6 +65,28 @@ def valid(
     return any(matches)
 
 
+class Verifier:
+    """`valid` for one set of keys, remembering the signatures it accepted: a hot output is
+    asked for with the same URL over and over, and a dict lookup costs a tenth of the HMAC."""
+
+    def __init__(self, keys: Sequence[str], size: int = DEFAULT_SIZE, remember: int = 10_000):
+        self.keys = tuple(keys)
+        self.size = size
+        self._remember = remember
+        self._accepted: dict[tuple[str, str, str | None], None] = {}
+
+    def valid(self, path: str, query: Mapping[str, str], now_s: float) -> bool:
+        signed = (path, query.get(SIGNATURE, ""), query.get(EXPIRES))
+        if signed in self._accepted:
+            return signed[2] is None or int(signed[2]) >= now_s
+        if not valid(path, query, self.keys, now_s, self.size):
+            return False
+        if len(self._accepted) >= self._remember:
+            self._accepted.clear()  # cheaper than an LRU, and refilled by the next hits
+        self._accepted[signed] = None
+        return True
+
+
 def output_url(
     namespace: str,
     content_hash: str,

@@ -80,3 +80,13 @@ def test_policy_decisions(
 ) -> None:
     decided = access.decide(policy, signed=signed, preset=preset, stored_public=stored_public)
     assert (decided.render, decided.stored) == (render, stored)
+
+
+def test_the_verifier_remembers_what_it_accepted_but_not_past_its_expiry() -> None:
+    verifier = urlsigning.Verifier(["k"])
+    query = _query(urlsigning.sign(PATH, ["k"], expires=1000))
+    assert verifier.valid(PATH, query, now_s=10)
+    assert verifier.valid(PATH, query, now_s=20)  # from memory
+    assert not verifier.valid(PATH, query, now_s=1001)
+    assert not verifier.valid(PATH, {**query, "s": "forged"}, now_s=10)
+    assert not verifier.valid(PATH.replace("w200", "w300"), query, now_s=10)

@@ -142,7 +142,7 @@ async def output(request: web.Request) -> web.Response:
     policy = settings.policy_of(request.match_info["namespace"])
     hot = services.variants.cached(request.path[1:])
     if hot is not None and (
-        policy is Policy.PUBLIC or settings.stored_outputs_public or _signed(request, settings)
+        policy is Policy.PUBLIC or settings.stored_outputs_public or _signed(request, services)
     ):
         return immutable_bytes(request, hot.body, hot.content_type, hot.etag)
     key = _image_key(request)
@@ -155,7 +155,7 @@ async def output(request: web.Request) -> web.Response:
         raise _to_canonical(request, transform, preset)
     allowed = access.decide(
         policy,
-        signed=_signed(request, settings),
+        signed=_signed(request, services),
         preset=preset,
         stored_public=settings.stored_outputs_public,
     )
@@ -193,16 +193,10 @@ async def _lookup(
     return await services.variants.get(key, transform)
 
 
-def _signed(request: web.Request, settings: Settings) -> bool:
+def _signed(request: web.Request, services: Services) -> bool:
     if urlsigning.SIGNATURE not in request.query:
         return False
-    return urlsigning.valid(
-        request.path,
-        request.query,
-        settings.url_signing_keys,
-        time.time(),
-        settings.url_signature_bytes,
-    )
+    return services.signatures.valid(request.path, request.query, time.time())
 
 
 async def _negotiated(
