@@ -1,4 +1,4 @@
-"""`imageserver serve | process | render | worker`: each takes the settings flags (see --help).
+"""`imageserver serve | process | render | worker | url`: each takes the settings flags.
 
 Flags, `IMAGESERVER_*` env and --config build one `Settings` for every command, as for the server.
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from imageserver import __version__, logconfig, settings
 
-from . import process, render_command, worker_command
+from . import process, render_command, url_command, worker_command
 from .arguments import settings_flags
 from .output import EXIT_BAD_ARGUMENTS, EXIT_FAILED, EXIT_INTERRUPTED
 
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_parser(commands)
     render_command.add_parser(commands)
     worker_command.add_parser(commands)
+    url_command.add_parser(commands)
     return parser
 
 

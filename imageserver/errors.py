@@ -20,6 +20,10 @@ class ImageServerError(Exception):
         if code is not None:
             self.code = code
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the JSON body (Retry-After, WWW-Authenticate)."""
+        return {}
+
     def to_json(self) -> dict[str, str]:
         return {"error": self.code, "message": self.message}
 
@@ -33,6 +37,16 @@ class Unauthorized(ImageServerError):
     status = 401
     code = "unauthorized"
 
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="imageserver"'}
+
+
+class Forbidden(ImageServerError):
+    """The namespace's URL policy does not let this request render (unsigned, not a preset)."""
+
+    status = 403
+    code = "forbidden"
+
 
 class SourceRefused(ImageServerError):
     """The source URL points somewhere we will not fetch from (scheme, host or address)."""
@@ -44,6 +58,13 @@ class SourceRefused(ImageServerError):
 class NotFound(ImageServerError):
     status = 404
     code = "not_found"
+
+
+class RequestTimeout(ImageServerError):
+    """The client stopped sending its request body."""
+
+    status = 408
+    code = "request_timeout"
 
 
 class Conflict(ImageServerError):
@@ -77,6 +98,10 @@ class OverLimit(ImageServerError):
     code = "over_limit"
 
 
+class RenderTimeout(OverLimit):
+    """The render outlasted its deadline (a PDF page) and was stopped."""
+
+
 class Encrypted(ImageServerError):
     """A password-protected PDF uploaded without its password, or with a wrong one."""
 
@@ -99,6 +124,9 @@ class Overloaded(ImageServerError):
         super().__init__(message)
         self.retry_after_s = retry_after_s
 
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
 
 class UpstreamTimeout(ImageServerError):
     status = 504
@@ -110,6 +138,13 @@ class StorageUnavailable(ImageServerError):
 
     status = 503
     code = "storage_unavailable"
+
+
+class StorageFull(ImageServerError):
+    """The storage has no space left (ENOSPC, EDQUOT): nothing new can be kept until it has."""
+
+    status = 507
+    code = "storage_full"
 
 
 class StorageTimeout(ImageServerError):

@@ -21,6 +21,7 @@ from imageserver.errors import (
     BadRequest,
     ImageServerError,
     NotFound,
+    RequestTimeout,
     SourceRefused,
     TooLarge,
     UpstreamError,
@@ -122,8 +123,10 @@ async def read_capped(
     *,
     what: str,
     declared_length: int | None = None,
+    idle_timeout_s: float | None = None,
 ) -> bytes:
-    """Read a whole body, giving up as soon as it passes `max_bytes`.
+    """Read a whole body, giving up as soon as it passes `max_bytes`, or when the sender goes
+    quiet for `idle_timeout_s` (a client that stops sending would hold its upload for ever).
 
     A declared length only lets us fail before reading; the bytes actually received
     decide, because a sender may lie about the length or send none (chunked).
@@ -132,7 +135,16 @@ async def read_capped(
         raise TooLarge(f"{what} declares {declared_length} bytes, over the limit of {max_bytes}")
     chunks: list[bytes] = []
     received = 0
-    async for chunk in stream.iter_any():
+    while True:
+        try:
+            async with asyncio.timeout(idle_timeout_s):
+                chunk = await stream.readany()
+        except TimeoutError:
+            raise RequestTimeout(
+                f"{what}: nothing received for {idle_timeout_s} s after {received} bytes"
+            ) from None
+        if not chunk:
+            break
         received += len(chunk)
         if received > max_bytes:
             raise TooLarge(f"{what} is over the limit of {max_bytes} bytes")

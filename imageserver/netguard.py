@@ -134,6 +134,18 @@ def check_source_url(url: str, allowed_hosts: tuple[str, ...]) -> SourceURL:
     return SourceURL(parts.scheme, host, _port(parts), url)
 
 
+def check_literal_host(source: SourceURL) -> None:
+    """The address rule for what the URL text alone shows: an IP literal that is not public, or
+    a `localhost` name (RFC 6761: always loopback). Jobs apply it at submit, so such a URL is a
+    403 there rather than a job that fails later; DNS names are checked when connecting."""
+    host = source.host.rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        raise SourceRefused(f"host {source.host!r} refused: it is the loopback interface")
+    address = host_address(host)
+    if address is not None and not is_public_address(address):
+        raise SourceRefused(f"address {source.host} refused: not a public address")
+
+
 def _split(url: str) -> SplitResult:
     if any(ch <= " " or ch == "\x7f" for ch in url):
         raise BadRequest("source URL must not contain spaces or control characters")

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import render
+from . import render, urlsigning
 from .blocking import IN_THREAD, Blocking
+from .guards import FailureMemory, PerKeyLimit
 from .memcache import ByteLRU
 from .metrics import Metrics
 from .netguard import FetchPolicy
@@ -32,6 +33,7 @@ class Services:
     metrics: Metrics
     sources: SourceFetcher
     namespace_outputs: dict[str, list[Transform]]
+    signatures: urlsigning.Verifier  # of output URLs, with --url-signing-key
     blocking: Blocking  # how local file calls run: in threads (server) or inline (`process`)
 
     async def open(self) -> None:
@@ -127,10 +129,19 @@ def build_services(settings: Settings, blocking: Blocking = IN_THREAD) -> Servic
         pool=pool,
         originals=originals,
         variants=Variants(
-            storage, originals, pool, cache, limits, metrics, settings.fast_shrink_on_load
+            storage,
+            originals,
+            pool,
+            cache,
+            limits,
+            metrics,
+            settings.fast_shrink_on_load,
+            failures=FailureMemory(settings.render_failure_ttl_s),
+            per_document=PerKeyLimit(settings.document_renders),
         ),
         metrics=metrics,
         sources=SourceFetcher(fetch_policy_of(settings), metrics),
         namespace_outputs=namespace_outputs_of(settings),
+        signatures=urlsigning.Verifier(settings.url_signing_keys, settings.url_signature_bytes),
         blocking=blocking,
     )

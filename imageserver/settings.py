@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import presets
+from .access import Policy
 from .errors import ImageServerError
 from .formats import OUTPUT_FORMATS
 from .keys import check_namespace
@@ -54,7 +55,34 @@ class Settings:
     api_keys: list[str] = _setting(
         [], "bearer keys required for POST and DELETE (none: open)", flag_name="api-key"
     )
+    url_signing_keys: list[str] = _setting(
+        [],
+        "keys that sign output URLs (HMAC-SHA256): the first signs, any verifies, so keys rotate",
+        flag_name="url-signing-key",
+    )
+    url_signature_bytes: int = _setting(
+        32, "bytes of the HMAC-SHA256 digest a URL signature keeps (8-32; imgproxy's size)"
+    )
+    url_policy: str = _setting(
+        "public", "who may make outputs render: public, signed or presets-only (see Security)"
+    )
+    namespace_policies: dict[str, str] = _setting(
+        {}, "--url-policy per namespace: 'avatars=signed;docs=presets-only'"
+    )
+    stored_outputs_public: bool = _setting(
+        True,
+        "signed and presets-only namespaces serve outputs already stored to anyone (a front "
+        "nginx does anyway); --no-stored-outputs-public: stored ones need a signature too",
+    )
     max_upload_bytes: int = _setting(50 * MiB, "largest original accepted (upload or source)")
+    sweep_after_s: float = _setting(
+        3600.0,
+        "at start-up, temp files and originals without info.json (left by a crash) older than "
+        "this are removed (0: no sweep)",
+    )
+    upload_idle_timeout_s: float = _setting(
+        30.0, "an upload body that sends nothing for this long is dropped with a 408"
+    )
     max_pixels: int = _setting(50_000_000, "largest original in pixels, frames summed")
     max_frames: int = _setting(500, "most frames (animation) or pages accepted")
     max_output_side: int = _setting(8192, "largest output width or height, after density")
@@ -88,6 +116,14 @@ class Settings:
         30.0, "longest one PDF page may take to render; its worker process is killed then"
     )
     pdf_max_pages: int = _setting(1000, "most pages a PDF may have")
+    document_renders: int = _setting(
+        1, "renders of one PDF at once; its other renders wait, other documents go on"
+    )
+    render_failure_ttl_s: float = _setting(
+        300.0,
+        "a page that timed out or broke its decoder fails again at once, at any size, for this "
+        "long (0: always try again)",
+    )
     rasterize_dpi: int = _setting(150, "rasterize jobs: default resolution of the page images")
     rasterize_format: str = _setting("jpg", "rasterize jobs: default format of the page images")
     rasterize_max_side: int = _setting(
@@ -119,7 +155,10 @@ class Settings:
         5.0, "longest an S3 call may take, retries included, before a 503 or 504"
     )
     s3_max_attempts: int = _setting(
-        3, "tries per S3 call on connection errors, throttling and 5xx (1: no retry)"
+        2, "tries per S3 call on connection errors, throttling and 5xx (1: no retry)"
+    )
+    s3_connect_timeout_s: float = _setting(
+        0.5, "an S3 endpoint that takes longer to accept a connection counts as down (503)"
     )
     jobs_url: str = _setting(
         "",
@@ -146,6 +185,9 @@ class Settings:
     callback_secret: str = _setting("", "HMAC-SHA256 key that signs callbacks (empty: unsigned)")
     callback_max_attempts: int = _setting(5, "tries per callback until a 2xx answer")
     callback_timeout_s: float = _setting(10.0, "timeout for one callback request, in seconds")
+
+    def policy_of(self, namespace: str) -> Policy:
+        return Policy(self.namespace_policies.get(namespace, self.url_policy))
 
     def resolved_render_workers(self) -> int:
         return self.render_workers or os.cpu_count() or 1
@@ -273,6 +315,7 @@ def _coerce(kind: Any, value: Any) -> Any:
         "list[str]": _to_list,
         "dict[str, list[str]]": _to_outputs_map,
         "dict[str, dict[str, str]]": _to_presets_map,
+        "dict[str, str]": _to_str_map,
     }
     return converters[kind](value)
 
@@ -323,6 +366,13 @@ def _to_presets_map(value: Any) -> dict[str, dict[str, str]]:
     }
 
 
+def _to_str_map(value: Any) -> dict[str, str]:
+    """Accepts a TOML table {ns = "value"} or 'ns=value;ns2=value'."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    return {ns: ",".join(values) for ns, values in _to_outputs_map(value).items()}
+
+
 def _preset_pair(item: str) -> tuple[str, str]:
     name, sep, stem = item.partition(":")
     if not sep:
@@ -347,16 +397,21 @@ def _validate(settings: Settings) -> list[str]:
         "malloc_mmap_threshold",
         "release_memory_after_s",
         "memory_cache_bytes",
+        "render_failure_ttl_s",
+        "sweep_after_s",
     )
     problems += [f"{name}: must be >= 0" for name in non_negative if getattr(settings, name) < 0]
     if not 0 < settings.port < 65536:
         problems.append(f"port: expected 1-65535, got {settings.port}")
+    if settings.upload_idle_timeout_s <= 0:
+        problems.append("upload_idle_timeout_s: must be > 0")
     if settings.source_timeout_s <= 0:
         problems.append("source_timeout_s: must be > 0")
     if settings.statsd and not settings.statsd.rpartition(":")[2].isdigit():
         problems.append(f"statsd: expected host:port, got {settings.statsd!r}")
     problems += _namespace_output_problems(settings)
     problems += _preset_problems(settings)
+    problems += _policy_problems(settings)
     problems += _pdf_problems(settings)
     problems += _s3_problems(settings)
     problems += _jobs_problems(settings)
@@ -398,6 +453,33 @@ def _preset_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def _policy_problems(settings: Settings) -> list[str]:
+    """A policy that nobody could satisfy is a start-up error, not a namespace of 403s."""
+    known = ", ".join(p.value for p in Policy)
+    policies = {"url_policy": settings.url_policy} | {
+        f"namespace_policies: {ns}": policy for ns, policy in settings.namespace_policies.items()
+    }
+    problems = [
+        f"{where}: expected {known}, got {policy!r}"
+        for where, policy in policies.items()
+        if policy not in set(Policy)
+    ]
+    if problems:
+        return problems
+    if Policy.SIGNED in policies.values() and not settings.url_signing_keys:
+        problems.append("url_policy signed needs --url-signing-key")
+    if settings.url_policy == Policy.PRESETS_ONLY:
+        problems.append("url_policy presets-only applies per namespace: use namespace_policies")
+    problems += [
+        f"namespace_policies: {ns}: presets-only needs namespace_presets for {ns}"
+        for ns, policy in settings.namespace_policies.items()
+        if policy == Policy.PRESETS_ONLY and not settings.namespace_presets.get(ns)
+    ]
+    if not 8 <= settings.url_signature_bytes <= 32:
+        problems.append(f"url_signature_bytes: expected 8-32, got {settings.url_signature_bytes}")
+    return problems
+
+
 def _stem_problem(stem: str, settings: Settings) -> str | None:
     """A stem is a token without its format: `stem.jpg` must parse (jpg takes every option)."""
     try:
@@ -408,7 +490,13 @@ def _stem_problem(stem: str, settings: Settings) -> str | None:
 
 
 def _pdf_problems(settings: Settings) -> list[str]:
-    positive = ("pdf_page_timeout_s", "pdf_max_pages", "rasterize_dpi", "rasterize_fallback_dpi")
+    positive = (
+        "pdf_page_timeout_s",
+        "pdf_max_pages",
+        "rasterize_dpi",
+        "rasterize_fallback_dpi",
+        "document_renders",
+    )
     problems = [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
     if settings.pdf_workers < 0:
         problems.append("pdf_workers: must be >= 0")
@@ -429,7 +517,7 @@ def _s3_problems(settings: Settings) -> list[str]:
         problems.append(f"s3_serve: expected stream or redirect, got {settings.s3_serve!r}")
     if not 0 < settings.s3_presign_ttl_s <= MAX_PRESIGN_TTL_S:
         problems.append(f"s3_presign_ttl_s: expected 1-{MAX_PRESIGN_TTL_S} (SigV4's limit)")
-    positive = ("s3_max_connections", "s3_timeout_s", "s3_max_attempts")
+    positive = ("s3_max_connections", "s3_timeout_s", "s3_max_attempts", "s3_connect_timeout_s")
     problems += [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
     return problems
 

@@ -6,15 +6,19 @@ Lookup order: memory (hot small outputs), storage, then render from the original
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import logging
 import time
 from dataclasses import dataclass
 
 import xxhash
 
 from . import render
+from .errors import ImageServerError, NotFound, StorageFull
 from .flights import Flight, Flights
-from .formats import OUTPUT_FORMATS
+from .formats import INPUT_FORMATS, OUTPUT_FORMATS
+from .guards import FailureMemory, PerKeyLimit
 from .keys import ImageKey
 from .memcache import ByteLRU
 from .metrics import Metrics
@@ -22,6 +26,10 @@ from .originals import Originals, RenderOutputs
 from .pool import RenderPool
 from .storage import Storage
 from .transform import Transform
+
+log = logging.getLogger(__name__)
+# Originals whose renders run in worker processes (PDF): the heavy ones, that take turns
+ISOLATED_TYPES = frozenset(f.mime for f in INPUT_FORMATS.values() if f.isolated)
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,9 @@ class Variants:
         limits: render.Limits,
         metrics: Metrics,
         fast_shrink: bool = False,
+        *,
+        failures: FailureMemory[tuple[str, int]] | None = None,
+        per_document: PerKeyLimit[str] | None = None,
     ) -> None:
         self.storage = storage
         self.originals = originals
@@ -54,6 +65,8 @@ class Variants:
         self.limits = limits
         self.metrics = metrics
         self.fast_shrink = fast_shrink
+        self.failures = failures or FailureMemory(0)
+        self.per_document = per_document or PerKeyLimit(1)
         self._flights: Flights[Output] = Flights(lambda: metrics.lookup("abandoned"))
 
     def cached(self, output_key: str) -> Output | None:
@@ -85,6 +98,18 @@ class Variants:
             output_key,
             lambda flight: self._load_or_render(key, transform, original, force, flight),
         )
+
+    async def stored(self, key: ImageKey, transform: Transform) -> Output | None:
+        """Memory or storage, never a render: for requests whose URL policy forbids rendering."""
+        output_key = key.output(transform.token())
+        found = self.cached(output_key)
+        if found is not None:
+            return found
+        data = await self.storage.get(output_key)
+        if data is None:
+            return None
+        self.metrics.lookup("storage")
+        return self._remember(output_key, Output.of(data, transform))
 
     @staticmethod
     async def _pick(batch: asyncio.Future[list[Output]], index: int) -> Output:
@@ -169,36 +194,72 @@ class Variants:
         flight: Flight[Output] | None = None,
     ) -> list[Output]:
         """`flight`: the request's, marked started once a worker is free (from then on it runs to
-        the end, whoever still waits)."""
-        async with self.pool.slot():  # the original is read only once a worker is free for it
+        the end, whoever still waits). A page that failed lately fails again at once, and a
+        document's renders wait for each other before they take a worker (guards.py)."""
+        pages = {(key.prefix, t.page) for t in transforms}
+        self._check_failures(pages)
+        async with await self._document_turn(key, original), self.pool.slot():
+            self._check_failures(pages)  # the renders before it in the queue may have failed
             if flight is not None:
                 flight.started = True
+            # the original is read only once a worker is free for it
             data = original if original is not None else await self.originals.original(key)
             started = time.perf_counter()
-            rendered = await self.pool.execute(
-                render.render_many,
-                data,
-                transforms,
-                self.limits,
-                probe,
-                self.fast_shrink,
-                isolated=render.isolated(data),
-            )
+            try:
+                rendered = await self.pool.execute(
+                    render.render_many,
+                    data,
+                    transforms,
+                    self.limits,
+                    probe,
+                    self.fast_shrink,
+                    isolated=render.isolated(data),
+                )
+            except ImageServerError as exc:
+                if len(pages) == 1:
+                    self.failures.remember(next(iter(pages)), exc)
+                raise
             seconds = (time.perf_counter() - started) / len(transforms)
         for transform in transforms:
             self.metrics.lookup("render")
             self.metrics.rendered(transform.format, seconds)
         keys = [key.output(t.token()) for t in transforms]
-        await asyncio.gather(
-            *(
-                self.storage.put(k, r.data, content_type=r.format.mime)
-                for k, r in zip(keys, rendered, strict=True)
-            )
-        )
+        await self._store(keys, rendered)
         return [
             self._remember(k, Output.of(r.data, t))
             for k, r, t in zip(keys, rendered, transforms, strict=True)
         ]
+
+    def _check_failures(self, pages: set[tuple[str, int]]) -> None:
+        for page in pages:
+            self.failures.check(page)
+
+    async def _document_turn(
+        self, key: ImageKey, original: bytes | None
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """Documents (PDF) take turns per original; images need none. Known from the info,
+        which memory holds once read, or from the bytes at upload."""
+        if original is not None:
+            document = render.isolated(original)
+        else:
+            try:
+                document = (await self.originals.info(key)).get("content_type") in ISOLATED_TYPES
+            except NotFound:
+                document = False  # reading the original says what is wrong
+        return self.per_document.holding(key.prefix) if document else contextlib.nullcontext()
+
+    async def _store(self, keys: list[str], rendered: list[render.Rendered]) -> None:
+        """A full disk does not fail the request: the render is served (and kept in memory),
+        and the next request for it renders again, until there is space."""
+        puts = (
+            self.storage.put(k, r.data, content_type=r.format.mime)
+            for k, r in zip(keys, rendered, strict=True)
+        )
+        results = await asyncio.gather(*puts, return_exceptions=True)
+        for failure in (r for r in results if isinstance(r, BaseException)):
+            if not isinstance(failure, StorageFull):
+                raise failure
+            log.warning("rendered %s but did not store it: %s", keys[0], failure.message)
 
     def _remember(self, output_key: str, output: Output) -> Output:
         self.cache.put(output_key, output, len(output.body))

@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from imageserver.errors import BadRequest, SourceRefused
-from imageserver.netguard import SourceURL, check_source_url, host_address, is_public_address
+from imageserver.netguard import (
+    SourceURL,
+    check_literal_host,
+    check_source_url,
+    host_address,
+    is_public_address,
+)
 
 REFUSED_ADDRESSES = [
     ("0.0.0.0", "unspecified"),
@@ -236,3 +242,24 @@ def test_refusal_messages_do_not_echo_secrets() -> None:
 )
 def test_host_address(host: str, expected: IPv4Address | IPv6Address | None) -> None:
     assert host_address(host) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/a.jpg",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]:8080/",
+        "http://[::ffff:10.0.0.1]/",
+        "http://localhost/",
+        "http://api.localhost./",
+    ],
+)
+def test_literal_hosts_that_are_not_public_are_refused(url: str) -> None:
+    with pytest.raises(SourceRefused):
+        check_literal_host(check_source_url(url, ()))
+
+
+@pytest.mark.parametrize("url", ["http://93.184.216.34/a.jpg", "https://example.com/"])
+def test_public_literals_and_dns_names_pass_the_text_check(url: str) -> None:
+    check_literal_host(check_source_url(url, ()))

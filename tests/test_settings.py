@@ -345,3 +345,33 @@ def test_help_output(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for name in FIELD_NAMES:
         assert env_name(name) in out
+
+
+def test_url_policies_per_namespace() -> None:
+    settings = load(
+        env={
+            "IMAGESERVER_NAMESPACE_POLICIES": "avatars=signed;docs=presets-only",
+            "IMAGESERVER_URL_SIGNING_KEYS": "k2,k1",
+            "IMAGESERVER_NAMESPACE_PRESETS": "docs=small:w150",
+        }
+    )
+    assert settings.url_signing_keys == ["k2", "k1"]
+    assert [settings.policy_of(ns) for ns in ("avatars", "docs", "p")] == [
+        "signed",
+        "presets-only",
+        "public",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"IMAGESERVER_URL_POLICY": "signed"}, "needs --url-signing-key"),
+        ({"IMAGESERVER_NAMESPACE_POLICIES": "p=secret"}, "expected public, signed"),
+        ({"IMAGESERVER_NAMESPACE_POLICIES": "p=presets-only"}, "needs namespace_presets"),
+        ({"IMAGESERVER_URL_SIGNATURE_BYTES": "4"}, "expected 8-32"),
+    ],
+)
+def test_url_policies_that_nobody_could_meet_are_refused(env: dict[str, str], problem: str) -> None:
+    with pytest.raises(SettingsError, match=problem):
+        load(env=env)

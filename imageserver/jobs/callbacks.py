@@ -17,7 +17,7 @@ from saq import Job
 from saq.types import Context
 from saq.utils import now
 
-from ..errors import ImageServerError, NotFound
+from ..errors import ImageServerError, NotFound, SourceRefused
 from ..fetch import create_fetch_session
 from ..netguard import FetchPolicy, check_source_url
 from ..settings import Settings
@@ -64,7 +64,9 @@ class CallbackSender:
             delivery.retries = delivery.attempts  # its job is gone (TTL): nothing to send
             raise
         url = Jobs.callback_url(job) or ""
-        status, problem = await self._post(url, callback_payload(job))
+        status, problem, refused = await self._post(url, callback_payload(job))
+        if refused:  # the address rules will refuse it next time too
+            delivery.retries = delivery.attempts
         delivered = status is not None and 200 <= status < 300
         final = delivered or delivery.attempts >= delivery.retries
         await job.update(meta={**job.meta, "callback": _record(delivery, status, problem, final)})
@@ -85,8 +87,9 @@ class CallbackSender:
                 raise CallbackFailed(f"job {key} is still {state_of(job).value}")
             await asyncio.sleep(POLL_S)
 
-    async def _post(self, url: str, payload: dict[str, Any]) -> tuple[int | None, str | None]:
-        """(status, problem): the answer's status, or None and what went wrong."""
+    async def _post(self, url: str, payload: dict[str, Any]) -> tuple[int | None, str | None, bool]:
+        """(status, problem, refused): the answer's status, or None and what went wrong; refused:
+        the URL or its address is one we never post to."""
         body = json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"}
         headers |= signed_headers(self.secret, int(time.time()), body)
@@ -97,11 +100,13 @@ class CallbackSender:
                 self._client().post(url, data=body, headers=headers, allow_redirects=False) as resp,
             ):
                 problem = None if 200 <= resp.status < 300 else f"answered HTTP {resp.status}"
-                return resp.status, problem
+                return resp.status, problem, False
+        except SourceRefused as exc:
+            return None, exc.message, True
         except ImageServerError as exc:
-            return None, exc.message
+            return None, exc.message, False
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return None, f"{type(exc).__name__} posting to the callback URL"
+            return None, f"{type(exc).__name__} posting to the callback URL", False
 
 
 def _record(delivery: Job, status: int | None, problem: str | None, final: bool) -> dict[str, Any]:

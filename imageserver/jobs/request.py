@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import BadRequest
 from ..formats import OUTPUT_FORMATS
 from ..keys import check_namespace
-from ..netguard import check_source_url
+from ..netguard import check_literal_host, check_source_url
 from ..settings import Settings
 from ..transform import parse_tokens
 from .mime import parse_mime_rule
@@ -114,7 +114,7 @@ def parse_request(
         queue=_queue(body, settings),
         fetch=None if "hash" in params else _fetch(body, settings),
         params=params,
-        callback=_callback(body),
+        callback=_callback(body, settings),
         extra=_text(body, "extra", MAX_TEXT),
         idempotency_key=_key_text(body, "idempotency_key"),
     )
@@ -181,7 +181,7 @@ def _fetch(body: Mapping[str, Any], settings: Settings) -> Fetch:
     source = _text(body, "source")
     if not source:
         raise BadRequest("source: expected the URL of the image to fetch")
-    check_source_url(source, tuple(settings.source_allowed_hosts))
+    _check_url(source, settings, settings.source_allowed_hosts)
     group = _key_text(body, "group")
     group_limit = _int(body, "group_limit", 1, MAX_GROUP_LIMIT)
     if (group is None) != (group_limit is None):
@@ -207,12 +207,18 @@ def _queue(body: Mapping[str, Any], settings: Settings) -> str:
     return queue
 
 
-def _callback(body: Mapping[str, Any]) -> str | None:
+def _callback(body: Mapping[str, Any], settings: Settings) -> str | None:
     """The URL rules of sources (no allowed-hosts list: that one is about sources)."""
     callback = _text(body, "callback", MAX_TEXT)
     if callback:
-        check_source_url(callback, ())
+        _check_url(callback, settings, [])
     return callback or None
+
+
+def _check_url(url: str, settings: Settings, allowed_hosts: list[str]) -> None:
+    checked = check_source_url(url, tuple(allowed_hosts))
+    if not settings.allow_private_sources:
+        check_literal_host(checked)
 
 
 def _headers(value: Any) -> dict[str, str]:

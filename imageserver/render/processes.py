@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from ..errors import ImageServerError, OverLimit, Undecodable
+from ..errors import ImageServerError, RenderTimeout, Undecodable
 
 T = TypeVar("T")
 
@@ -111,7 +111,7 @@ class ProcessPool:
         deadline ran at least `timeout_s` since submission. (A crash later than that reads as
         the deadline: the file is refused either way.)"""
         if elapsed_s >= self.timeout_s:
-            return OverLimit(f"rendering took longer than {self.timeout_s:g} s and was stopped")
+            return RenderTimeout(f"rendering took longer than {self.timeout_s:g} s and was stopped")
         return Undecodable("the file crashed its decoder (the worker process died)")
 
 

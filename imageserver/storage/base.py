@@ -39,6 +39,10 @@ class Storage(Protocol):
         Says nothing about whether the object exists. Only S3 in redirect mode has one.
         """
 
+    async def sweep(self, older_than_s: float) -> int:
+        """Removes what interrupted writes left (local temp files, originals without info.json)
+        older than that; returns how many objects it removed. S3's puts leave nothing partial."""
+
     async def close(self) -> None: ...
 
 

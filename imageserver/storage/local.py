@@ -1,18 +1,30 @@
 """`LocalStorage`: keys as files below a root, laid out so nginx can serve outputs straight from it.
 
 Paths are confined to the root; writes go to a temp file in the same directory and are renamed
-into place, so a crash never leaves a partial file under a real name.
+into place, so a crash never leaves a partial file under a real name. What a crash does leave (a
+temp file, an original whose info.json was never written) `sweep` removes at start-up.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import logging
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from ..blocking import IN_THREAD, Blocking
+from ..errors import StorageFull
+from ..keys import INFO
 from .base import TMP_PREFIX, check_key
+
+log = logging.getLogger(__name__)
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+# {ns}/{aaa}/{bbb}/{ccc}/{rest}: an original's files sit this many directories below the root
+_IMAGE_DEPTH = 5
 
 
 class LocalStorage:
@@ -34,7 +46,12 @@ class LocalStorage:
         # fsync waits on the device for milliseconds: a thread's job even where other file
         # calls run inline, so the loop goes on feeding the renders meanwhile
         run = IN_THREAD if durable else self._blocking
-        await run(self._write_atomic, self.path(key), data, durable)
+        try:
+            await run(self._write_atomic, self.path(key), data, durable)
+        except OSError as exc:
+            if exc.errno in _FULL:
+                raise StorageFull(f"no space left in the storage for {len(data)} bytes") from None
+            raise
 
     async def exists(self, key: str) -> bool:
         return await self._blocking(self.path(key).is_file)
@@ -51,6 +68,21 @@ class LocalStorage:
 
     async def close(self) -> None:
         return None
+
+    async def sweep(self, older_than_s: float) -> int:
+        """Removes what writers killed mid-way left behind, once older than `older_than_s` (a
+        live writer of another process may still be at it): temp files, and the files of an
+        original that has no info.json, which ingest writes last. Returns how many it removed."""
+        return await IN_THREAD(self._sweep, time.time() - older_than_s)
+
+    def _sweep(self, cutoff: float) -> int:
+        removed = 0
+        for directory in _image_directories(self.root):
+            removed += _sweep_image(directory, cutoff)
+            self._prune_empty_parents(directory.parent)
+        if removed:
+            log.warning("removed %d files that interrupted writes left in %s", removed, self.root)
+        return removed
 
     @staticmethod
     def _read(path: Path) -> bytes | None:
@@ -116,3 +148,37 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _image_directories(root: Path) -> list[Path]:
+    level = [root]
+    for _ in range(_IMAGE_DEPTH):
+        level = [entry for d in level for entry in _subdirectories(d)]
+    return level
+
+
+def _subdirectories(directory: Path) -> list[Path]:
+    try:
+        return [Path(e.path) for e in os.scandir(directory) if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+
+
+def _sweep_image(directory: Path, cutoff: float) -> int:
+    """Temp files older than `cutoff`; everything when info.json is missing and the newest file
+    is older than `cutoff` (an upload is written in seconds, outputs first)."""
+    try:
+        entries = [e for e in os.scandir(directory) if e.is_file(follow_symlinks=False)]
+    except FileNotFoundError:
+        return 0
+    old = [e for e in entries if e.stat(follow_symlinks=False).st_mtime < cutoff]
+    complete = any(e.name == INFO for e in entries)
+    doomed = [e for e in old if e.name.startswith(TMP_PREFIX)]
+    if not complete and len(old) == len(entries):
+        doomed = old
+    for entry in doomed:
+        Path(entry.path).unlink(missing_ok=True)
+    if len(doomed) == len(entries):
+        with contextlib.suppress(OSError):  # another process swept it, or wrote there since
+            directory.rmdir()
+    return len(doomed)

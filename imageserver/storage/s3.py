@@ -12,15 +12,16 @@ import asyncio
 import base64
 import hashlib
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlparse
 
 import aioboto3
 import aiohttp
 from aiobotocore.config import AioConfig
-from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
 from ..errors import StorageTimeout, StorageUnavailable
 from ..keys import IMMUTABLE
@@ -34,7 +35,13 @@ for _name in ("boto3", "botocore", "aiobotocore", "aioboto3"):
 
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})  # HEAD answers a bare 404
 _DELETE_BATCH = 1000  # the most keys one DeleteObjects call takes
-_TIMEOUTS = (TimeoutError, ConnectTimeoutError, ReadTimeoutError)
+_TIMEOUTS = (TimeoutError, ReadTimeoutError)  # a connect timeout is a down S3: unavailable
+# S3's answers that another try may get past; anything else (AccessDenied, NoSuchBucket) stays
+_TRANSIENT = frozenset(
+    {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "500", "503"}
+)
+_THROTTLE_PAUSE_S = 0.2
+T = TypeVar("T")
 _FAILURES = (BotoCoreError, ClientError, aiohttp.ClientError)
 
 
@@ -63,6 +70,12 @@ class S3Storage:
         )
         self._client = await self._stack.enter_async_context(client)
 
+    async def sweep(self, older_than_s: float) -> int:
+        """Nothing to sweep: a put is whole or absent. An original whose info.json was never
+        written (a crash between the two puts) is not an image (info.json says one exists) and
+        its next upload completes it; finding it would mean listing the whole bucket."""
+        return 0
+
     async def close(self) -> None:
         await self._stack.aclose()
         self._client = None
@@ -74,12 +87,7 @@ class S3Storage:
         return self._client
 
     async def get(self, key: str) -> bytes | None:
-        async with self._deadline("get"):
-            response = await self._object_or_none(self._s3.get_object, key)
-            if response is None:
-                return None
-            async with response["Body"] as body:
-                return await body.read()
+        return await self._call("get", lambda: self._get(key))
 
     async def put(self, key: str, data: bytes, *, content_type: str, durable: bool = False) -> None:
         """A PutObject is all or nothing; Content-MD5 makes S3 refuse bytes damaged on the way.
@@ -87,30 +95,27 @@ class S3Storage:
         `durable` needs nothing more: S3 answers only once the object is stored redundantly.
         """
         content_md5 = await asyncio.to_thread(_md5_base64, data)  # 50 MB: 80 ms off the loop
-        async with self._deadline("put"):
-            await self._s3.put_object(
+        await self._call(
+            "put",
+            lambda: self._s3.put_object(
                 Bucket=self.bucket,
                 Key=self._key(key),
                 Body=data,
                 ContentType=content_type,
                 CacheControl=IMMUTABLE,
                 ContentMD5=content_md5,
-            )
+            ),
+        )
 
     async def exists(self, key: str) -> bool:
-        async with self._deadline("exists"):
-            return await self._object_or_none(self._s3.head_object, key) is not None
+        found = await self._call("exists", lambda: self._object_or_none(self._s3.head_object, key))
+        return found is not None
 
     async def list(self, prefix: str) -> list[str]:
-        async with self._deadline("list"):
-            return sorted(await self._list(prefix))
+        return sorted(await self._call("list", lambda: self._list(prefix)))
 
     async def delete_prefix(self, prefix: str) -> int:
-        async with self._deadline("delete"):
-            keys = await self._list(prefix)
-            for start in range(0, len(keys), _DELETE_BATCH):
-                await self._delete(keys[start : start + _DELETE_BATCH])
-        return len(keys)
+        return await self._call("delete", lambda: self._delete_all(prefix))
 
     async def url(self, key: str) -> str | None:
         """Redirect mode: the public URL when a base is set, else a presigned GET."""
@@ -119,12 +124,27 @@ class S3Storage:
         full_key = self._key(key)
         if self.settings.s3_public_url:
             return f"{self.settings.s3_public_url.rstrip('/')}/{quote(full_key)}"
-        async with self._deadline("presign"):  # may need to refresh credentials first
-            return await self._s3.generate_presigned_url(
+        return await self._call(  # may need to refresh credentials first
+            "presign",
+            lambda: self._s3.generate_presigned_url(
                 "get_object",
                 Params={"Bucket": self.bucket, "Key": full_key},
                 ExpiresIn=self.settings.s3_presign_ttl_s,
-            )
+            ),
+        )
+
+    async def _get(self, key: str) -> bytes | None:
+        response = await self._object_or_none(self._s3.get_object, key)
+        if response is None:
+            return None
+        async with response["Body"] as body:
+            return await body.read()
+
+    async def _delete_all(self, prefix: str) -> int:
+        keys = await self._list(prefix)
+        for start in range(0, len(keys), _DELETE_BATCH):
+            await self._delete(keys[start : start + _DELETE_BATCH])
+        return len(keys)
 
     def _key(self, key: str) -> str:
         check_key(key)
@@ -158,9 +178,24 @@ class S3Storage:
         if errors:
             raise StorageUnavailable(f"S3 delete failed for {len(errors)} objects")
 
+    async def _call(self, call: str, operation: Callable[[], Awaitable[T]]) -> T:
+        """One deadline per call, retries included, so a dead or slow S3 never hangs a request;
+        `--s3-max-attempts` tries, the next one at once after a refused connection (a restarted
+        endpoint, a stale pooled connection) and after a short random pause when S3 sheds load.
+        botocore's own retries are off: their backoff made a down S3 a 503 only after 2.8 s."""
+        async with self._deadline(call):
+            for attempt in range(1, self.settings.s3_max_attempts + 1):
+                try:
+                    return await operation()
+                except _FAILURES as exc:
+                    pause = _retry_pause(exc)
+                    if pause is None or attempt == self.settings.s3_max_attempts:
+                        raise
+                    await asyncio.sleep(pause)
+        raise AssertionError("unreachable: s3_max_attempts >= 1")
+
     @asynccontextmanager
     async def _deadline(self, call: str) -> AsyncIterator[None]:
-        """One deadline per call, retries included, so a dead or slow S3 never hangs a request."""
         timeout_s = self.settings.s3_timeout_s
         try:
             async with asyncio.timeout(timeout_s):
@@ -173,16 +208,24 @@ class S3Storage:
             raise StorageUnavailable(f"S3 {call} failed ({_code(exc)})") from exc
 
 
+def _retry_pause(exc: BaseException) -> float | None:
+    """Seconds to wait before trying again, or None when trying again cannot help."""
+    if isinstance(exc, ClientError):
+        return random.uniform(0, _THROTTLE_PAUSE_S) if _code(exc) in _TRANSIENT else None
+    return 0.0  # connection-level: the next try takes a fresh connection
+
+
 def client_config(settings: Settings) -> AioConfig:
-    """Timeouts per attempt, standard retries with backoff, and a pool sized by the settings.
+    """Timeouts per attempt (connecting: --s3-connect-timeout-s), no retries of botocore's own
+    (S3Storage._call retries), and a pool sized by the settings.
 
     Checksums only where S3 requires them: several S3-compatible stores refuse the newer
     default ones, and `put` sends Content-MD5, which every S3 API checks.
     """
     return AioConfig(
-        connect_timeout=settings.s3_timeout_s,
+        connect_timeout=min(settings.s3_connect_timeout_s, settings.s3_timeout_s),
         read_timeout=settings.s3_timeout_s,
-        retries={"total_max_attempts": settings.s3_max_attempts, "mode": "standard"},
+        retries={"total_max_attempts": 1, "mode": "standard"},
         max_pool_connections=settings.s3_max_connections,
         signature_version="s3v4",
         request_checksum_calculation="when_required",

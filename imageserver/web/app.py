@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,7 +41,12 @@ def create_app(settings: Settings, siblings: Siblings | None = None) -> web.Appl
 async def _services_context(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     await services.open()
+    sweeping = None
+    if services.settings.sweep_after_s > 0:  # in the background: a big store takes a while
+        sweeping = asyncio.ensure_future(services.storage.sweep(services.settings.sweep_after_s))
     yield
+    if sweeping is not None:
+        sweeping.cancel()
     await services.close()
 
 

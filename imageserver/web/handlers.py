@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
+from typing import Any
 
 from aiohttp import web
 
-from .. import __version__, negotiate, presets
+from .. import __version__, access, negotiate, presets, urlsigning
+from ..access import Policy
 from ..documents import MANIFEST
-from ..errors import BadRequest, ImageServerError, NotFound
+from ..errors import BadRequest, Forbidden, ImageServerError, NotFound
 from ..fetch import read_capped
 from ..keys import ImageKey, check_namespace
 from ..services import Services
+from ..settings import Settings
 from ..transform import AUTO_FORMAT, Transform, parse_token, parse_tokens
+from ..variants import Output
 from .appkeys import SERVICES, SIBLINGS
-from .responses import immutable_bytes
+from .responses import immutable_bytes, original_headers
 
 PRESET_REDIRECT_CACHE = "public, max-age=3600"
 
@@ -57,7 +62,25 @@ async def upload(request: web.Request) -> web.Response:
     render_outputs = services.variants.for_upload(outputs, data)
     password = request.query.get("password")  # encrypted PDFs; never logged (web/accesslog.py)
     ingested = await services.originals.ingest(namespace, data, render_outputs, password=password)
-    return web.json_response(ingested.info)
+    return web.json_response(_with_urls(ingested.info, ingested.key, outputs, services.settings))
+
+
+def _with_urls(
+    info: dict[str, Any], key: ImageKey, outputs: list[Transform], settings: Settings
+) -> dict[str, Any]:
+    """With signing keys, the answer carries each output's signed URL: the back end stores
+    those rather than signing itself."""
+    if not settings.url_signing_keys or not outputs:
+        return info
+    urls = {
+        t.token(): urlsigning.sign(
+            "/" + key.output(t.token()),
+            settings.url_signing_keys,
+            size=settings.url_signature_bytes,
+        )
+        for t in outputs
+    }
+    return {**info, "urls": urls}
 
 
 def _requested_outputs(request: web.Request, services: Services) -> list[Transform]:
@@ -78,6 +101,7 @@ async def _original_bytes(request: web.Request, services: Services) -> bytes:
         services.settings.max_upload_bytes,
         what="upload",
         declared_length=request.content_length,
+        idle_timeout_s=services.settings.upload_idle_timeout_s,
     )
     if not data:
         raise BadRequest(
@@ -96,7 +120,9 @@ async def original(request: web.Request) -> web.Response:
     described = await originals.info(key)
     data = await originals.original(key)
     etag = '"' + described["hash"] + '"'
-    return immutable_bytes(request, data, described["content_type"], etag)
+    content_type = described["content_type"]
+    headers = original_headers(content_type)
+    return immutable_bytes(request, data, content_type, etag, headers)
 
 
 async def pages(request: web.Request) -> web.Response:
@@ -112,28 +138,65 @@ async def pages(request: web.Request) -> web.Response:
 
 async def output(request: web.Request) -> web.Response:
     services = _services(request)
+    settings = services.settings
+    policy = settings.policy_of(request.match_info["namespace"])
     hot = services.variants.cached(request.path[1:])
-    if hot is not None:
+    if hot is not None and (
+        policy is Policy.PUBLIC or settings.stored_outputs_public or _signed(request, services)
+    ):
         return immutable_bytes(request, hot.body, hot.content_type, hot.etag)
     key = _image_key(request)
     token = request.match_info["token"]
-    named = services.settings.namespace_presets.get(key.namespace, {})
-    transform = parse_token(token, max_side=services.settings.max_output_side, presets=named)
-    if transform.token() != token:
-        raise _to_canonical(request, transform, presets.is_preset(token, named))
+    named = settings.namespace_presets.get(key.namespace, {})
+    transform = parse_token(token, max_side=settings.max_output_side, presets=named)
+    preset = presets.is_preset(token, named)
+    # presets-only: the preset's own URL is the one that may render, so it is served, not moved
+    if transform.token() != token and not (preset and policy is Policy.PRESETS_ONLY):
+        raise _to_canonical(request, transform, preset)
+    allowed = access.decide(
+        policy,
+        signed=_signed(request, services),
+        preset=preset,
+        stored_public=settings.stored_outputs_public,
+    )
+    if not allowed.stored:
+        raise Forbidden(access.refusal(policy, key.namespace))
     concrete = await _negotiated(request, services, key, transform)
     vary = {"Vary": "Accept"} if concrete is not transform else None
     try:
-        result = services.variants.cached(key.output(concrete.token()))  # `.auto`'s pick
-        if result is None:
-            location = await services.variants.location(key, concrete)
-            if location is not None:
-                raise web.HTTPFound(location, headers=vary)
-            result = await services.variants.get(key, concrete)
+        result = await _lookup(services, key, concrete, allowed.render, vary)
     except ImageServerError:
         services.metrics.event("image_request_fail")
         raise
+    if result is None:
+        raise Forbidden(access.refusal(policy, key.namespace))
     return immutable_bytes(request, result.body, result.content_type, result.etag, vary)
+
+
+async def _lookup(
+    services: Services,
+    key: ImageKey,
+    transform: Transform,
+    render: bool,
+    vary: dict[str, str] | None,
+) -> Output | None:
+    """Memory first (`.auto`'s pick too), then a redirect to storage, then the render if the
+    URL policy allows one; None: not stored, and this request may not render it."""
+    result = services.variants.cached(key.output(transform.token()))
+    if result is not None:
+        return result
+    location = await services.variants.location(key, transform)
+    if location is not None:
+        raise web.HTTPFound(location, headers=vary)
+    if not render:
+        return await services.variants.stored(key, transform)
+    return await services.variants.get(key, transform)
+
+
+def _signed(request: web.Request, services: Services) -> bool:
+    if urlsigning.SIGNATURE not in request.query:
+        return False
+    return services.signatures.valid(request.path, request.query, time.time())
 
 
 async def _negotiated(

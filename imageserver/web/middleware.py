@@ -14,7 +14,7 @@ import re
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ..errors import ImageServerError, Overloaded, Unauthorized
+from ..errors import ImageServerError, Unauthorized
 from .appkeys import SERVICES
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = await handler(request)
     except ImageServerError as exc:
         response = error_response(exc.status, exc.code, exc.message)
-        if isinstance(exc, Overloaded):
-            response.headers["Retry-After"] = str(exc.retry_after_s)
+        response.headers.update(exc.headers())
     except web.HTTPException as exc:
         if exc.status < 400:
             metrics.request(request.method, exc.status)

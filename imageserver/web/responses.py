@@ -1,4 +1,5 @@
-"""Responses for content-addressed bytes: immutable caching, ETag, 304 and HEAD."""
+"""Responses for content-addressed bytes: immutable caching, ETag, 304 and HEAD; the headers that
+keep user uploads from running as pages of our origin."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ def immutable_bytes(
     extra_headers: dict[str, str] | None = None,
 ) -> web.Response:
     """URLs name their content, so a client that has the ETag has the bytes: 304 it."""
-    headers = {"ETag": etag, "Cache-Control": IMMUTABLE, **(extra_headers or {})}
+    headers = {
+        "ETag": etag,
+        "Cache-Control": IMMUTABLE,
+        "X-Content-Type-Options": "nosniff",  # a polyglot stays the image its type says
+        **(extra_headers or {}),
+    }
     if _etag_matches(request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)
     headers["Content-Type"] = content_type
@@ -27,3 +33,19 @@ def _etag_matches(header: str | None, etag: str) -> bool:
         return False
     candidates = {c.strip().removeprefix("W/") for c in header.split(",")}
     return "*" in candidates or etag in candidates
+
+
+# An original is whatever a user uploaded. Opened as a page, an SVG runs its scripts on our origin
+# (stored XSS): it is sandboxed (no script, no requests, an opaque origin) and downloaded rather
+# than shown. Other images are sandboxed too, which costs them nothing; PDFs are not, as
+# browsers' PDF viewers refuse to run sandboxed (their scripts run in the viewer, not the page).
+SANDBOX = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+SCRIPTABLE = frozenset({"image/svg+xml"})
+UNSANDBOXED = frozenset({"application/pdf"})
+
+
+def original_headers(content_type: str) -> dict[str, str]:
+    headers = {} if content_type in UNSANDBOXED else {"Content-Security-Policy": SANDBOX}
+    if content_type in SCRIPTABLE:
+        headers["Content-Disposition"] = "attachment"
+    return headers

@@ -69,6 +69,7 @@ async def test_app_renders_the_miss_then_nginx_serves_the_hit(front: Server) -> 
         assert resp.status == 200
         assert resp.headers["Content-Type"] == "image/jpeg"
         assert resp.headers.getall("Cache-Control") == [IMMUTABLE]
+        assert resp.headers.getall("X-Content-Type-Options") == ["nosniff"]
     async with front.session.get(url, headers={"If-None-Match": hit.headers["ETag"]}) as resp:
         assert resp.status == 304
         assert resp.headers["Cache-Control"] == IMMUTABLE

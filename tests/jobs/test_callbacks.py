@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
+
+import pytest
 
 from imageserver.jobs.signing import SIGNATURE_HEADER, verify
 from tests.conftest import Server, ServerFactory
@@ -111,15 +114,37 @@ async def test_a_cancelled_job_calls_back(
     assert (json.loads(raw)["success"], json.loads(raw)["error"]) == (False, "cancelled")
 
 
-async def test_callbacks_obey_the_address_rules(
-    start_jobs_server: ServerFactory, origin: Origin, receiver: Receiver
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"source": "http://127.0.0.1:9/a.jpg"},
+        {"source": "http://[::ffff:169.254.169.254]/latest/meta-data"},
+        {"callback": "http://169.254.169.254/latest/meta-data"},
+        {"callback": "http://localhost:8080/hook"},
+        {"callback": "http://10.0.0.7/hook"},
+    ],
+)
+async def test_literal_private_addresses_are_refused_at_submit(
+    start_jobs_server: ServerFactory, field: dict[str, str]
 ) -> None:
-    """Without --allow-private-sources, loopback is refused to sources and callbacks alike."""
-    server = await start_jobs_server(allow_private_sources=False, callback_max_attempts=1)
+    """Without --allow-private-sources: a 403 at once, not a job that fails later."""
+    server = await start_jobs_server(allow_private_sources=False)
+    body = {"namespace": "p", "source": "http://example.com/a.jpg", **field}
+    answer = await submit(server, body, status=403)
+    assert answer["error"] == "source_refused"
+
+
+async def test_a_refused_callback_is_not_retried(
+    start_jobs_server: ServerFactory, origin: Origin, receiver: Receiver, tmp_path: Path
+) -> None:
+    """A callback whose address the rules refuse when posting (a worker stricter than the server
+    that took the job, or a name that resolves to a private address) fails for good at once."""
+    jobs_url = f"sqlite:///{tmp_path}/shared-jobs.db"
+    lenient = await start_jobs_server(jobs_url=jobs_url, workers=False)
+    await start_jobs_server(jobs_url=jobs_url, allow_private_sources=False, callback_max_attempts=3)
     body = {"namespace": "p", "source": origin.image(), "callback": receiver.url}
-    answer = await submit(server, body)
-    view = await delivery(server, answer["job_id"], "failed")
-    assert view["error"] == "source_refused"
+    answer = await submit(lenient, body)
+    view = await delivery(lenient, answer["job_id"], "failed")
     assert "refused" in view["callback"]["last_error"]
+    assert view["callback"]["attempts"] == 1
     assert receiver.calls == []
-    assert origin.requests == []

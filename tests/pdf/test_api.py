@@ -3,6 +3,8 @@ that dies without taking the server with it."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 
 import pypdfium2 as pdfium
@@ -146,3 +148,30 @@ async def test_a_dying_pdf_worker_does_not_take_the_server_down(
     status, _, body = await get(server, f"{base}/w200-p2.jpg")
     assert (status, size_of(body)) == (200, (200, 300))
     assert (await get(server, server.url + "/healthz"))[0] == 200
+
+
+async def test_a_heavy_page_is_not_a_denial_of_service(start_server: ServerFactory) -> None:
+    """Each distinct width of a page that outlasts its deadline re-rendered it until the
+    deadline, and three such requests held every PDF worker while other PDFs waited."""
+    server = await start_server(pdf_page_timeout_s=1.5, max_pixels=100_000_000, pdf_workers=2)
+    heavy = server.image_url((await server.upload(corpus_pdf(SCANNED)))["hash"])
+    light = server.image_url((await server.upload(corpus_pdf(MULTIPAGE)))["hash"])
+    done: list[str] = []
+
+    async def fetch(url: str) -> tuple[int, bytes]:
+        status, _, body = await get(server, url)
+        done.append(url)
+        return status, body
+
+    attack = [asyncio.ensure_future(fetch(f"{heavy}/w{w}.avif")) for w in (6000, 5990, 5980)]
+    await asyncio.sleep(0.1)  # the attack holds the heavy document's turn
+    status, _ = await fetch(f"{light}/w100.jpg")
+    assert status == 200
+    assert done == [f"{light}/w100.jpg"]  # another document did not wait behind the attack
+    answers = await asyncio.gather(*attack)
+    assert [status for status, _ in answers] == [422, 422, 422]
+    messages = [json.loads(body)["message"] for _, body in answers]
+    assert sum("(again" in message for message in messages) == 2  # rendered once, not thrice
+    status, _, body = await get(server, f"{heavy}/w5970.avif")
+    assert status == 422
+    assert "(again" in json.loads(body)["message"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
 import sys
@@ -77,7 +78,7 @@ async def test_redirect_mode_presigns_or_uses_the_public_base(s3_settings: dict[
 
 async def test_unreachable_s3_is_unavailable_at_once(aws_env: None) -> None:
     nobody = f"http://127.0.0.1:{free_port()}"
-    async with opened(**s3_overrides(nobody, "bucket", s3_max_attempts=1)) as storage:
+    async with opened(**s3_overrides(nobody, "bucket")) as storage:  # with its one retry
         started = time.monotonic()
         with pytest.raises(StorageUnavailable, match=r"S3 get failed \(EndpointConnectionError\)"):
             await storage.get("p/abc/original")
@@ -138,3 +139,35 @@ def test_aioboto3_is_imported_only_for_s3_urls(tmp_path: Path) -> None:
         "assert not loaded, loaded"
     )
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
+
+
+@pytest.fixture
+async def resetting_endpoint() -> AsyncIterator[tuple[str, list[int]]]:
+    """An endpoint that takes each connection and drops it at once: a crashed S3 behind a
+    load balancer. Counts the connections, so retries can be counted."""
+    accepted: list[int] = []
+
+    async def drop(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(1)
+        writer.transport.abort()
+
+    server = await asyncio.start_server(drop, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", accepted
+    server.close()
+
+
+async def test_a_down_s3_is_one_retry_and_no_backoff(
+    aws_env: None, resetting_endpoint: tuple[str, list[int]]
+) -> None:
+    """With the default settings: two tries at once, not botocore's three with backoff."""
+    endpoint, accepted = resetting_endpoint
+    defaults = {k: v for k, v in s3_overrides(endpoint, "bucket").items() if "attempts" not in k}
+    async with opened(**defaults) as storage:
+        assert storage.settings.s3_max_attempts == 2
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable):
+            await storage.get("p/abc/original")
+        elapsed = time.monotonic() - started
+    # two tries; aiohttp itself connects once more when a fresh connection drops before answering
+    assert len(accepted) <= 4
+    assert elapsed < 0.5  # botocore's backoff took 1-3 s

@@ -200,6 +200,7 @@ async def test_api_keys_guard_writes_only(start_server: ServerFactory) -> None:
         async with server.session.post(server.url + "/p", data=data, headers=headers) as resp:
             assert resp.status == 401
             assert (await resp.json())["error"] == "unauthorized"
+            assert resp.headers["WWW-Authenticate"] == 'Bearer realm="imageserver"'
     auth = {"Authorization": "Bearer k2"}
     async with server.session.post(server.url + "/p", data=data, headers=auth) as resp:
         info = await resp.json()

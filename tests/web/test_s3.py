@@ -150,7 +150,7 @@ async def test_s3_outage_answers_503_then_recovers(
 ) -> None:
     servers, port = own_moto
     endpoint = f"http://127.0.0.1:{port}"
-    settings = s3_overrides(endpoint, make_bucket(endpoint), s3_timeout_s=1.0, s3_max_attempts=1)
+    settings = s3_overrides(endpoint, make_bucket(endpoint), s3_timeout_s=1.0)  # and one retry
     server = await start_server(**settings, memory_cache_bytes=0)
     info = await server.upload(image_bytes("grid.jpg"))
     base = server.image_url(info["hash"])
