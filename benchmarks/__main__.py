@@ -22,7 +22,7 @@ from . import cases, images, load, peers, report
 from .systems import ImageServer, Ipx, Limit, Nginx, Server, Thumbor
 
 RESULTS = Path(__file__).resolve().parent / "results"
-CASES = ("cold", "quality", "hits", "uploads", "memory", "overload")
+CASES = ("cold", "quality", "hits", "signing", "uploads", "memory", "overload")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -130,6 +130,10 @@ def fresh_server_cases(profile: cases.Profile, workdir: Path, wanted: set[str]) 
         if profile.memory_requests:
             with ExitStack() as stack:
                 found["rss_growth"] = cases.rss_growth(profile, start(stack, ImageServer(workdir)))
+    if "signing" in wanted and load.ensure_wrk():
+        with ExitStack() as stack:
+            server = start(stack, ImageServer(workdir, cases.SIGNING_ARGS, "imageserver signed"))
+            found["signing"] = cases.signing(profile, server)
     if "overload" in wanted and load.ensure_wrk():
         with ExitStack() as stack:
             found["recovery"] = cases.recovery(profile, start(stack, ImageServer(workdir)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +16,7 @@ from typing import Any
 import aiohttp
 import pyvips
 
+from imageserver import urlsigning
 from tests.imagecompare import ssim
 
 from . import images, load
@@ -264,4 +266,37 @@ def recovery(profile: Profile, server: ImageServer) -> dict[str, Any]:
         "tries": tries,
         "overload": overload.summary(),
         "overload_seconds": profile.overload_s,
+    }
+
+
+SIGNING_ARGS = ["--url-signing-key", "bench-key", "--namespace-policies", "s=signed"]
+SIGNING_ARGS += ["--no-stored-outputs-public"]  # so that every hit checks its signature
+
+
+def signing(profile: Profile, server: ImageServer) -> dict[str, Any]:
+    """Cached hits of one output through one server (started with SIGNING_ARGS): unsigned in a
+    public namespace, and signed in a signed one whose hits all check their signature. Rounds
+    interleave the two at the highest hit concurrency."""
+    data = (server.images / images.PHOTO_2725.file).read_bytes()
+    public = server.base + server.paths[images.PHOTO_2725.file] + "/w200.jpg"
+    with urllib.request.urlopen(urllib.request.Request(server.base + "/s", data=data)) as resp:
+        h = json.loads(resp.read())["hash"]
+    path = f"/s/{h[:3]}/{h[3:6]}/{h[6:9]}/{h[9:]}/w200.jpg"
+    signed = server.base + urlsigning.sign(path, ["bench-key"])
+    for url in (public, signed, public, signed):  # rendered, then held in memory
+        urllib.request.urlopen(url).read()
+    concurrency = max(profile.hit_concurrency)
+    # the same query on an unsigned URL: what aiohttp's parsing of any query string costs
+    queried = public + signed[signed.index("?") :]
+    runs: dict[str, list[Result]] = {"unsigned": [], "signed": [], "unsigned, same query": []}
+    for _ in range(profile.rounds):
+        for name, url in (
+            ("unsigned", public),
+            ("signed", signed),
+            ("unsigned, same query", queried),
+        ):
+            runs[name].append(load.wrk(url, concurrency, profile.hit_seconds))
+    return {
+        "concurrency": concurrency,
+        "systems": {name: median_result(results) for name, results in runs.items()},
     }

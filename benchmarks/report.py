@@ -21,11 +21,29 @@ def write(results: dict[str, Any], directory: Path) -> Path:
         + _cold(results)
         + _quality(results)
         + _hits(results)
+        + _signing(results)
         + _other(results)
     )
     (directory / "latest.md").write_text("\n".join(lines) + "\n")
     _charts(results, directory)
     return directory / "latest.md"
+
+
+def _signing(results: dict[str, Any]) -> list[str]:
+    if "signing" not in results:
+        return []
+    found = results["signing"]
+    lines = [
+        f"## Signed URLs (cached hits, wrk c{found['concurrency']}, one server)",
+        "",
+        "| URL | req/s | p50/p99 ms |",
+        "|---|---|---|",
+    ]
+    for name, run in found["systems"].items():
+        lines.append(
+            f"| {name} | {run['rate']:.0f} | {_fmt(run['p50_ms'])}/{_fmt(run['p99_ms'])} |"
+        )
+    return [*lines, ""]
 
 
 def _machine(results: dict[str, Any]) -> list[str]:
@@ -135,7 +153,7 @@ def _other(results: dict[str, Any]) -> list[str]:
 
 
 # Issue 13's targets: cold renders against the loop and ipx (median over the jpg and webp rows
-# at c4 and c16); hits; recovery from overload; memory.
+# at c4 and c16); hits; recovery from overload; memory. Issue 14's: what signing costs hits.
 COLD_GOALS = ((LIMIT, 1.0), ("ipx", 1.15))
 HITS = "imageserver x2 app"  # --processes 2
 NGINX_1 = "nginx static (1 worker)"
@@ -183,6 +201,13 @@ def _hit_targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
 
 def _other_targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     checks: list[tuple[str, str, bool | None]] = []
+    if "signing" in results:
+        runs = results["signing"]["systems"]
+        ratio = runs["signed"]["rate"] / runs["unsigned"]["rate"]
+        measured = (
+            f"{runs['signed']['rate']:.0f} vs {runs['unsigned']['rate']:.0f} req/s: {ratio:.3f}x"
+        )
+        checks.append(("hits c64 with signed URLs >= 0.98x unsigned", measured, ratio >= 0.98))
     if "recovery" in results:
         seconds = results["recovery"]["fresh_render_s"]
         checks.append(

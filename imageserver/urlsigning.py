@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
+from urllib.parse import parse_qsl, unquote
 
 from .keys import ImageKey
 from .transform import parse_token
@@ -66,24 +67,29 @@ def valid(
 
 
 class Verifier:
-    """`valid` for one set of keys, remembering the signatures it accepted: a hot output is
-    asked for with the same URL over and over, and a dict lookup costs a tenth of the HMAC."""
+    """`valid` for one set of keys, remembering the URLs it accepted (with their expiry): a hot
+    output is asked for with the same URL over and over, and one dict lookup of the raw request
+    target costs a small part of parsing its query and computing the HMAC."""
 
     def __init__(self, keys: Sequence[str], size: int = DEFAULT_SIZE, remember: int = 10_000):
         self.keys = tuple(keys)
         self.size = size
         self._remember = remember
-        self._accepted: dict[tuple[str, str, str | None], None] = {}
+        self._accepted: dict[str, int | None] = {}  # raw target -> its expiry (None: none)
 
-    def valid(self, path: str, query: Mapping[str, str], now_s: float) -> bool:
-        signed = (path, query.get(SIGNATURE, ""), query.get(EXPIRES))
-        if signed in self._accepted:
-            return signed[2] is None or int(signed[2]) >= now_s
-        if not valid(path, query, self.keys, now_s, self.size):
+    def valid_target(self, target: str, now_s: float) -> bool:
+        """`target`: the request's raw path and query, as it came (`/p/...?s=...`)."""
+        if target in self._accepted:
+            expires = self._accepted[target]
+            return expires is None or expires >= now_s
+        path, _, query_string = target.partition("?")
+        query = dict(parse_qsl(query_string))
+        if not valid(unquote(path), query, self.keys, now_s, self.size):
             return False
         if len(self._accepted) >= self._remember:
             self._accepted.clear()  # cheaper than an LRU, and refilled by the next hits
-        self._accepted[signed] = None
+        raw_expires = query.get(EXPIRES)
+        self._accepted[target] = None if raw_expires is None else int(raw_expires)
         return True
 
 

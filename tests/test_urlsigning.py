@@ -84,9 +84,10 @@ def test_policy_decisions(
 
 def test_the_verifier_remembers_what_it_accepted_but_not_past_its_expiry() -> None:
     verifier = urlsigning.Verifier(["k"])
-    query = _query(urlsigning.sign(PATH, ["k"], expires=1000))
-    assert verifier.valid(PATH, query, now_s=10)
-    assert verifier.valid(PATH, query, now_s=20)  # from memory
-    assert not verifier.valid(PATH, query, now_s=1001)
-    assert not verifier.valid(PATH, {**query, "s": "forged"}, now_s=10)
-    assert not verifier.valid(PATH.replace("w200", "w300"), query, now_s=10)
+    target = urlsigning.sign(PATH, ["k"], expires=1000)
+    assert verifier.valid_target(target, now_s=10)
+    assert verifier.valid_target(target, now_s=20)  # from memory
+    assert not verifier.valid_target(target, now_s=1001)
+    assert not verifier.valid_target(target.replace("s=", "s=x"), now_s=10)
+    assert not verifier.valid_target(target.replace("w200", "w300"), now_s=10)
+    assert not verifier.valid_target(PATH, now_s=10)

@@ -194,9 +194,10 @@ async def _lookup(
 
 
 def _signed(request: web.Request, services: Services) -> bool:
-    if urlsigning.SIGNATURE not in request.query:
+    target = request.raw_path
+    if "?" not in target:
         return False
-    return services.signatures.valid(request.path, request.query, time.time())
+    return services.signatures.valid_target(target, time.time())
 
 
 async def _negotiated(
