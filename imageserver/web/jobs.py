@@ -59,7 +59,8 @@ async def _enqueue(request: web.Request, body: dict[str, Any]) -> web.Response:
         body = {"idempotency_key": request.headers["Idempotency-Key"], **body}
     parsed = parse_request(body, jobs.settings, parsers())
     job, created = await jobs.submit(parsed, str(request.url.origin()))
-    return await _accepted(request, job.key, parsed.queue, 202 if created else 200)
+    # a resubmitted key answers with its job as stored, whatever queue this body names
+    return await _accepted(request, job.key, job.get_queue().name, 202 if created else 200)
 
 
 async def _accepted(request: web.Request, job_id: str, queue: str, status: int) -> web.Response:
@@ -94,8 +95,15 @@ async def resend_callback(request: web.Request) -> web.Response:
     return web.json_response(job_view(job), status=202)
 
 
+LIST_FILTERS = frozenset({"state", "queue", "limit"})
+
+
 async def listed(request: web.Request) -> web.Response:
     """GET /jobs?state=failed&queue=normal&limit=50, in no particular order."""
+    unknown = sorted(set(request.query) - LIST_FILTERS)
+    if unknown:  # a misspelt filter would silently list every job
+        expected = ", ".join(sorted(LIST_FILTERS))
+        raise BadRequest(f"unknown filter(s) {', '.join(unknown)}: expected {expected}")
     jobs = _jobs(request)
     state = _state(request.query.get("state"))
     queue = request.query.get("queue")

@@ -94,6 +94,16 @@ async def test_the_same_idempotency_key_returns_the_existing_job(
     async with server.session.post(f"{server.url}/jobs", json=body, headers=headers) as resp:
         assert (resp.status, (await resp.json())["job_id"]) == (200, first["job_id"])
     assert len(origin.requests) == 1
+    body["queue"] = "urgent"  # resubmitted elsewhere: the answer names the job's own queue
+    async with server.session.post(f"{server.url}/jobs", json=body, headers=headers) as resp:
+        assert (resp.status, (await resp.json())["queue"]) == (200, "normal")
+
+
+async def test_an_unknown_list_filter_is_a_400(server: Server) -> None:
+    async with server.session.get(f"{server.url}/jobs", params={"status": "failed"}) as resp:
+        body = await resp.json()
+        assert (resp.status, body["error"]) == (400, "bad_request")
+        assert "status" in body["message"]
 
 
 async def test_status_counts_queued_and_running_per_queue(
