@@ -388,6 +388,7 @@ def _validate(settings: Settings) -> list[str]:
         "max_frames",
         "max_output_side",
         "render_queue",
+        "upload_idle_timeout_s",
     )
     problems = [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
     non_negative = (
@@ -403,8 +404,6 @@ def _validate(settings: Settings) -> list[str]:
     problems += [f"{name}: must be >= 0" for name in non_negative if getattr(settings, name) < 0]
     if not 0 < settings.port < 65536:
         problems.append(f"port: expected 1-65535, got {settings.port}")
-    if settings.upload_idle_timeout_s <= 0:
-        problems.append("upload_idle_timeout_s: must be > 0")
     if settings.source_timeout_s <= 0:
         problems.append("source_timeout_s: must be > 0")
     if settings.statsd and not settings.statsd.rpartition(":")[2].isdigit():

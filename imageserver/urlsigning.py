@@ -1,4 +1,5 @@
-"""Signed output URLs, as imgproxy signs its own: HMAC-SHA256 over the path. Pure: stdlib only.
+"""Signed output URLs, as imgproxy signs its own: HMAC-SHA256 over the path. Pure (`sign` and
+`valid` need only the standard library, so a back end can copy them).
 
 `/p/6e0/072/682/e66287b662827da75b244a3/w200.jpg?s=SIG`, or with an expiry
 `...w200.jpg?exp=1767225600&s=SIG`. The signature rides in the query so that the path stays the

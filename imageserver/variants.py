@@ -102,9 +102,9 @@ class Variants:
     async def stored(self, key: ImageKey, transform: Transform) -> Output | None:
         """Memory or storage, never a render: for requests whose URL policy forbids rendering."""
         output_key = key.output(transform.token())
-        found = self.cached(output_key)
-        if found is not None:
-            return found
+        return self.cached(output_key) or await self._from_storage(output_key, transform)
+
+    async def _from_storage(self, output_key: str, transform: Transform) -> Output | None:
         data = await self.storage.get(output_key)
         if data is None:
             return None
@@ -178,11 +178,11 @@ class Variants:
         force: bool,
         flight: Flight[Output],
     ) -> Output:
-        output_key = key.output(transform.token())
-        stored = None if force else await self.storage.get(output_key)
+        stored = (
+            None if force else await self._from_storage(key.output(transform.token()), transform)
+        )
         if stored is not None:
-            self.metrics.lookup("storage")
-            return self._remember(output_key, Output.of(stored, transform))
+            return stored
         return (await self._render_batch(key, [transform], original, flight=flight))[0]
 
     async def _render_batch(

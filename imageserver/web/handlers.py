@@ -72,12 +72,9 @@ def _with_urls(
     those rather than signing itself."""
     if not settings.url_signing_keys or not outputs:
         return info
+    keys, size = settings.url_signing_keys, settings.url_signature_bytes
     urls = {
-        t.token(): urlsigning.sign(
-            "/" + key.output(t.token()),
-            settings.url_signing_keys,
-            size=settings.url_signature_bytes,
-        )
+        t.token(): urlsigning.output_url(key.namespace, key.hash, t.token(), keys, size=size)
         for t in outputs
     }
     return {**info, "urls": urls}
