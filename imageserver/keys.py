@@ -14,7 +14,20 @@ from .errors import BadRequest, NotFound
 
 NAMESPACE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 # Top-level paths the API uses for itself; they can never be namespaces.
-RESERVED_NAMESPACES = frozenset({"healthz", "metrics", "jobs", "status", "queues", "api"})
+RESERVED_NAMESPACES = frozenset(
+    {
+        "healthz",
+        "metrics",
+        "jobs",
+        "status",
+        "queues",
+        "api",
+        "download",
+        "hb",
+        "retry",
+        "dashboard",
+    }
+)
 _HEX = re.compile(r"[0-9a-f]+")
 INFO = "info.json"
 ORIGINAL = "original"

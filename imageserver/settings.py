@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import presets
+from . import aliases, presets
 from .access import Policy
 from .errors import ImageServerError
 from .formats import OUTPUT_FORMATS
@@ -90,6 +90,16 @@ class Settings:
         {},
         "outputs rendered on every upload, per namespace: 'avatars=x100.jpg,x50.webp;p=w200.jpg'",
     )
+    upload_outputs: list[str] = _setting(
+        [],
+        "outputs rendered on every upload in every namespace, besides its namespace_outputs "
+        "(the wanelo seed's --outputs)",
+    )
+    md5_namespaces: list[str] = _setting(
+        [],
+        "namespaces whose content hash is the MD5 of the bytes, as the wanelo seed's, so its "
+        "URLs can be recomputed; a namespace never mixes MD5 and xxh3",
+    )
     namespace_presets: dict[str, dict[str, str]] = _setting(
         {},
         "named outputs per namespace, used as NAME.FORMAT: 'docs=small:w150,header:1200x400'",
@@ -136,12 +146,19 @@ class Settings:
     memory_cache_item_bytes: int = _setting(MiB, "largest output kept in the memory cache")
     maintenance_file: str = _setting("", "while this file exists /healthz answers 503")
     statsd: str = _setting("", "statsd host:port (empty: off)")
+    statsd_prefix: str = _setting("image_server", "prefix of statsd names (the wanelo seed's)")
     log_level: str = _setting("info", "debug, info, warning or error")
     access_log: bool = _setting(False, "log every request (costs throughput on hits)")
     s3_endpoint_url: str = _setting(
         "", "S3 API endpoint for S3-compatible stores: MinIO, Ceph, R2 (empty: AWS)"
     )
     s3_region: str = _setting("", "S3 region (empty: from the standard AWS config and environment)")
+    s3_access_key_id: str = _setting(
+        "", "S3 access key id (empty: from the standard AWS config and environment)"
+    )
+    s3_secret_access_key: str = _setting(
+        "", "S3 secret access key (empty: from the standard AWS config and environment)"
+    )
     s3_serve: str = _setting(
         "stream",
         "stored outputs in S3: stream (through the server) or redirect (302 to the object)",
@@ -185,6 +202,26 @@ class Settings:
     callback_secret: str = _setting("", "HMAC-SHA256 key that signs callbacks (empty: unsigned)")
     callback_max_attempts: int = _setting(5, "tries per callback until a 2xx answer")
     callback_timeout_s: float = _setting(10.0, "timeout for one callback request, in seconds")
+    callback_stream_url: str = _setting(
+        "",
+        "Redis that stream callbacks (callback_type redis, or the seed's kafka) are added to "
+        "with XADD (empty: --jobs-url when it is Redis; else stream callbacks are refused)",
+    )
+    # The seeds' own APIs (README "Migrating from ..."): where their requests land.
+    insight_namespace: str = _setting(
+        "insight", "namespace of insight-reloaded's GET /?url=&callback= previews"
+    )
+    downloader_namespace: str = _setting(
+        "downloads", "namespace of the skroutz downloader's POST /download files"
+    )
+    gateway_jwt_secret: str = _setting(
+        "", "CRIM Service Gateway routes: HS256 secret that verifies 'Authorization: <JWT>'"
+    )
+    gateway_jwt_public_key: str = _setting(
+        "",
+        "CRIM Service Gateway routes: RS256 public key (PEM, or a file path) that verifies "
+        "'Authorization: <JWT>'",
+    )
 
     def policy_of(self, namespace: str) -> Policy:
         return Policy(self.namespace_policies.get(namespace, self.url_policy))
@@ -263,11 +300,14 @@ def load(
     env: Mapping[str, str] | None = None,
     config_path: str | None = None,
 ) -> Settings:
-    """Flags win over env, env over the TOML file, the file over defaults."""
+    """Flags win over env, env over the TOML file, the file over defaults. The seeds' own env
+    names (aliases.py) count as env, under `IMAGESERVER_*`."""
     flags = flags or {}
     env = os.environ if env is None else env
     config_path = config_path or flags.get("config") or env.get(ENV_PREFIX + "CONFIG")
-    layers = [_read_toml(config_path) if config_path else {}, _from_env(env), flags]
+    toml = _read_toml(config_path) if config_path else {}
+    # the seeds' env names (aliases.py) under our own IMAGESERVER_* ones
+    layers = [toml, aliases.settings_from_env(env), _from_env(env), flags]
     raw: dict[str, Any] = {}
     for layer in layers:
         raw.update({k: v for k, v in layer.items() if v is not None and k != "config"})
