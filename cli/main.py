@@ -1,15 +1,18 @@
 """`imageserver serve | process | render | worker | url`: each takes the settings flags.
 
 Flags, `IMAGESERVER_*` env and --config build one `Settings` for every command, as for the server.
+The wanelo seed's command line (`images [global flags] server|process ...`) is rewritten into
+ours first (aliases.wanelo_argv).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
-from imageserver import __version__, logconfig, settings
+from imageserver import __version__, aliases, logconfig, settings
 
 from . import process, render_command, url_command, worker_command
 from .arguments import settings_flags
@@ -36,7 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        seed = aliases.wanelo_argv(
+            sys.argv[1:] if argv is None else argv, os.environ, settings.Settings.storage
+        )
+    except aliases.SeedFlagError as exc:
+        print(f"imageserver: {exc}", file=sys.stderr)
+        return EXIT_BAD_ARGUMENTS
+    for note in seed.notes:
+        print(f"imageserver: {note}", file=sys.stderr)
+    args = build_parser().parse_args(seed.argv)
     try:
         config = settings.load(settings_flags(args))
     except settings.SettingsError as exc:

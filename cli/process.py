@@ -54,8 +54,8 @@ def add_parser(commands: Any) -> None:
         "--outputs",
         default="",
         metavar="TOKENS",
-        help="outputs to render for every file, e.g. x300.webp,x300.jpg (the namespace's "
-        "--namespace-outputs are added)",
+        help="outputs to render for every file, e.g. x300.webp,x300.jpg (--upload-outputs "
+        "and the namespace's --namespace-outputs are added)",
     )
     parser.add_argument(
         "--jobs",
@@ -79,7 +79,11 @@ def run(config: Settings, args: argparse.Namespace) -> int:
         return bad_arguments("process", exc.message)
     quiet_libvips()
     jobs = args.jobs or config.resolved_render_workers()
-    per_file = len(outputs) + len(config.namespace_outputs.get(args.namespace, []))
+    per_file = (
+        len(outputs)
+        + len(config.upload_outputs)
+        + len(config.namespace_outputs.get(args.namespace, []))
+    )
     return eventloop.run(_process(batch_settings(config, jobs, per_file), args, outputs))
 
 

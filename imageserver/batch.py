@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, TypeVar
 
 from .errors import ImageServerError, TooLarge
-from .keys import ImageKey, check_namespace, content_hash
+from .keys import ImageKey, check_namespace
 from .render import Probe
 from .services import Services
 from .transform import Transform
@@ -135,7 +135,7 @@ class Batch:
     ) -> None:
         self.services = services
         self.namespace = check_namespace(namespace)
-        wanted = outputs + services.namespace_outputs.get(namespace, [])
+        wanted = outputs + services.outputs_on_upload(namespace)
         self.outputs = list({t.token(): t for t in wanted}.values())
         self.force = force
         self._busy: dict[str, asyncio.Event] = {}
@@ -154,7 +154,7 @@ class Batch:
 
     async def _store(self, path: str, data: bytes) -> Done:
         """Skipped: the original was stored and `ensure` found every output there too."""
-        key = ImageKey(self.namespace, content_hash(data))
+        key = self.services.originals.key_of(self.namespace, data)
         rendered: list[Transform] = []
 
         async def render_outputs(key: ImageKey, *, probe: Probe | None) -> None:

@@ -81,15 +81,17 @@ def _any_address(_address: IPAddress) -> bool:
 
 
 def _literal_guard(address_allowed: AddressRule) -> aiohttp.ClientMiddlewareType:
-    """aiohttp connects to IP-literal hosts without asking the resolver; check them here."""
+    """aiohttp connects to IP-literal hosts without asking the resolver; check them here: the
+    target's, and a proxy's (which is where a proxied request connects)."""
 
     async def guard(
         request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
     ) -> aiohttp.ClientResponse:
-        host = request.url.raw_host or ""
-        address = host_address(host)
-        if address is not None and not address_allowed(address):
-            raise SourceRefused(f"source address {host} refused: not a public address")
+        for url in (request.url, request.proxy):
+            host = (url.raw_host if url is not None else None) or ""
+            address = host_address(host)
+            if address is not None and not address_allowed(address):
+                raise SourceRefused(f"source address {host} refused: not a public address")
         return await handler(request)
 
     return guard
@@ -162,16 +164,18 @@ async def fetch_response(
     url: str,
     policy: FetchPolicy,
     headers: Mapping[str, str] | None = None,
+    proxy: str | None = None,
 ) -> Fetched:
     """Download a source image, applying the policy to the URL and to every redirect.
 
     One deadline covers every hop, connect and body, so a slow chain of redirects
-    cannot hold a request longer than `policy.timeout_s`.
+    cannot hold a request longer than `policy.timeout_s`. Through an http:// `proxy`, the
+    guarded resolver checks the proxy's address; the proxy resolves the source's host.
     """
     source = check_source_url(url, policy.allowed_hosts)
     try:
         async with asyncio.timeout(policy.timeout_s):
-            return await _follow_redirects(session, source, policy, headers or {})
+            return await _follow_redirects(session, source, policy, headers or {}, proxy)
     except TimeoutError:
         raise UpstreamTimeout(
             f"source host {source.host} did not answer within {policy.timeout_s:g} s"
@@ -188,6 +192,7 @@ async def _follow_redirects(
     source: SourceURL,
     policy: FetchPolicy,
     headers: Mapping[str, str],
+    proxy: str | None,
 ) -> Fetched:
     """Redirects are followed here rather than by aiohttp so each hop passes check_source_url.
 
@@ -198,7 +203,7 @@ async def _follow_redirects(
     while True:
         request_url = _request_url(source)
         async with session.get(
-            request_url, allow_redirects=False, headers=headers, timeout=timeout
+            request_url, allow_redirects=False, headers=headers, timeout=timeout, proxy=proxy
         ) as response:
             location = _redirect_location(response, source)
             if location is None:

@@ -1,7 +1,8 @@
 """Counters for operators: Prometheus text at /metrics, and the seed's statsd events when asked.
 
-statsd names (prefix `image_server`) are the seed's: image_request, image_request.{format},
-image_request_fail, original_downloaded, original_unavailable; plus render timings.
+statsd names (below --statsd-prefix, `image_server` by default) are the wanelo seed's:
+image_request, image_request.{format}, image_request_fail, original_downloaded,
+original_unavailable; plus render timings.
 
 Counts live in plain dicts, and prometheus_client is imported at the first scrape (statsd only
 when configured): importing it costs every command 50-75 ms of start-up (`process`,
@@ -19,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from statsd import StatsClient
 
-STATSD_PREFIX = "image_server"
 _RENDER_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 Labels = tuple[str, ...]
@@ -68,7 +68,7 @@ class Gauge:
 class Metrics:
     """One per app, so several servers can live in one test process."""
 
-    def __init__(self, statsd_address: str = "") -> None:
+    def __init__(self, statsd_address: str = "", statsd_prefix: str = "") -> None:
         self.requests = Counter(
             "imageserver_http_requests", "HTTP requests by method and status", ("method", "status")
         )
@@ -85,7 +85,7 @@ class Metrics:
             ("result",),
         )
         self.gauges: dict[str, Gauge] = {}
-        self.statsd = _statsd_client(statsd_address)
+        self.statsd = _statsd_client(statsd_address, statsd_prefix)
 
     def watch(self, name: str, help: str, read: Callable[[], float]) -> None:
         """A gauge read at each scrape, from whatever owns the value."""
@@ -213,10 +213,10 @@ def _cumulative(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str,
     return buckets
 
 
-def _statsd_client(address: str) -> StatsClient | None:
+def _statsd_client(address: str, prefix: str) -> StatsClient | None:
     if not address:
         return None
     from statsd import StatsClient
 
     host, _, port = address.rpartition(":")
-    return StatsClient(host or "127.0.0.1", int(port), prefix=STATSD_PREFIX)
+    return StatsClient(host or "127.0.0.1", int(port), prefix=prefix or None)

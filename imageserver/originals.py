@@ -5,14 +5,17 @@ Ingest is idempotent: the same bytes hash to the same key, and a second upload f
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from . import render
-from .errors import NotFound, Undecodable
-from .keys import ImageKey, check_namespace, content_hash
+from .errors import Conflict, NotFound, Undecodable
+from .guards import PerKeyLimit
+from .hashes import NamespaceHashes
+from .keys import MD5, ImageKey, check_name, check_namespace, content_hash
 from .memcache import ByteLRU
 from .pool import RenderPool
 from .storage import Storage
@@ -37,14 +40,23 @@ class Ingested:
 # info.json of recent originals, kept in memory: `.auto` outputs and /original read it on every
 # request, and it never changes while the original exists (a few hundred bytes each).
 INFO_CACHE_BYTES = 4 * 1024 * 1024
+MD5_ON_LOOP_BYTES = 1024 * 1024
 
 
 class Originals:
-    def __init__(self, storage: Storage, pool: RenderPool, limits: render.Limits) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        pool: RenderPool,
+        limits: render.Limits,
+        md5_namespaces: Iterable[str] = (),
+    ) -> None:
         self.storage = storage
+        self.hashes = NamespaceHashes(storage, md5_namespaces)
         self.pool = pool
         self.limits = limits
         self._infos: ByteLRU[dict[str, Any]] = ByteLRU(INFO_CACHE_BYTES, INFO_CACHE_BYTES)
+        self._names: PerKeyLimit[str] = PerKeyLimit(1)
 
     async def ingest(
         self,
@@ -53,6 +65,7 @@ class Originals:
         render_outputs: RenderOutputs | None = None,
         *,
         password: str | None = None,
+        name: str | None = None,
     ) -> Ingested:
         """Checks before storing: nothing that fails to decode or breaks a limit is kept.
 
@@ -62,22 +75,47 @@ class Originals:
 
         `password` opens an encrypted PDF. Its decrypted copy is stored, so renders need no
         password later; its key hashes the uploaded bytes with the password (keys.content_hash).
+
+        `name` stores it under `{ns}/_/{name}` (keys.ImageKey) instead of its content hash. A
+        name is written once: its outputs are served as immutable, so other bytes under a name
+        already taken are a Conflict; the same bytes again are a no-op, as for a content key.
         """
         namespace = check_namespace(namespace)
-        key, data, encrypted = await self._unlocked(namespace, data, password)
+        content, data, encrypted = await self._unlocked(namespace, data, password)
+        extra: dict[str, Any] = {"encrypted": True} if encrypted else {}
+        if name is None:
+            return await self._ingest(content, content, data, render_outputs, extra)
+        key = ImageKey(namespace, check_name(name), named=True)
+        async with self._names.holding(key.prefix):  # one writer per name in this process
+            # its info.json's "hash" stays the content hash (describe's is the key's: the name)
+            extra |= {"hash": content.hash, "name": name}
+            return await self._ingest(key, content, data, render_outputs, extra)
+
+    async def _ingest(
+        self,
+        key: ImageKey,
+        content: ImageKey,
+        data: bytes,
+        render_outputs: RenderOutputs | None,
+        extra: dict[str, Any],
+    ) -> Ingested:
+        """`key` is where the original goes: `content` itself, or a name for it."""
         existing = await self.storage.get(key.info)
         if existing is not None:
+            info = json.loads(existing)
+            _check_same(key, info, content)
             if render_outputs is not None:
                 await render_outputs(key, probe=None)
-            return Ingested(key, json.loads(existing), created=False)
+            return Ingested(key, info, created=False)
         found = await self._checked(key, data, render_outputs)
-        info = await self._store(key, data, found, {"encrypted": True} if encrypted else {})
+        info = await self._store(key, data, found, extra)
         return Ingested(key, info, created=True)
 
     async def adopt(self, namespace: str, rendered: render.Rendered) -> Ingested:
         """Stores an image this server rendered (a rasterized PDF page) as an original of its
         own. Its size and format are known, so it is not decoded again."""
-        key = ImageKey(check_namespace(namespace), content_hash(rendered.data))
+        namespace = check_namespace(namespace)
+        key = await self._key(namespace, rendered.data)
         existing = await self.storage.get(key.info)
         if existing is not None:
             return Ingested(key, json.loads(existing), created=False)
@@ -87,10 +125,26 @@ class Originals:
     async def _store(
         self, key: ImageKey, data: bytes, found: render.Probe, extra: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        info = describe(key, found, len(data)) | (extra or {})
-        await self.storage.put(key.original, data, content_type=found.input.mime, durable=True)
+        return await self._put(key, data, describe(key, found, len(data)) | (extra or {}))
+
+    async def _put(self, key: ImageKey, data: bytes, info: dict[str, Any]) -> dict[str, Any]:
+        await self.hashes.mark(key.namespace)
+        content_type = info["content_type"]
+        await self.storage.put(key.original, data, content_type=content_type, durable=True)
         await self.storage.put(key.info, json.dumps(info).encode(), content_type=JSON, durable=True)
         return info
+
+    async def keep_file(self, namespace: str, data: bytes, content_type: str) -> Ingested:
+        """Bytes of no image format, kept as they came (the seed downloader's files): an
+        original's key and layout, an info.json marked `file` with the type its server declared,
+        and no renders (an output of it answers 415, as any unsupported original's does)."""
+        namespace = check_namespace(namespace)
+        key = await self._key(namespace, data)
+        existing = await self.storage.get(key.info)
+        if existing is not None:
+            return Ingested(key, json.loads(existing), created=False)
+        info = {"hash": key.hash, "content_type": content_type, "size": len(data), "file": True}
+        return Ingested(key, await self._put(key, data, info), created=True)
 
     async def _unlocked(
         self, namespace: str, data: bytes, password: str | None
@@ -101,8 +155,20 @@ class Originals:
                 render.unlock, data, password, isolated=render.isolated(data)
             )
             if copy is not None:
-                return ImageKey(namespace, content_hash(data, password)), copy, True
-        return ImageKey(namespace, content_hash(data)), data, False
+                return await self._key(namespace, data, password), copy, True
+        return await self._key(namespace, data), data, False
+
+    async def _key(self, namespace: str, data: bytes, password: str = "") -> ImageKey:
+        """The key of the uploaded bytes, once the namespace's hash marker agrees (hashes.py).
+        MD5 costs 1.4 ms per MB on the loop (xxh3 0.1): a large one is hashed in a thread."""
+        await self.hashes.checked(namespace)
+        if self.hashes.of(namespace) == MD5 and len(data) > MD5_ON_LOOP_BYTES:
+            return await asyncio.to_thread(self.key_of, namespace, data, password)
+        return self.key_of(namespace, data, password)
+
+    def key_of(self, namespace: str, data: bytes, password: str = "") -> ImageKey:
+        """Where these bytes go in `namespace`: its configured hash (--md5-namespaces)."""
+        return ImageKey(namespace, content_hash(data, password, self.hashes.of(namespace)))
 
     async def _checked(
         self, key: ImageKey, data: bytes, render_outputs: RenderOutputs | None
@@ -144,6 +210,15 @@ class Originals:
             raise NotFound(f"no image {key.hash} in namespace {key.namespace}")
         self._infos.discard(key.info)
         return await self.storage.delete_prefix(key.prefix)
+
+
+def _check_same(key: ImageKey, info: dict[str, Any], content: ImageKey) -> None:
+    """A content key holds its own bytes by definition; a named one, the bytes it was given."""
+    if info["hash"] != content.hash:
+        raise Conflict(
+            f"name: {key.hash!r} in namespace {key.namespace} holds other bytes (hash "
+            f"{info['hash']}, these are {content.hash}); a name is written once"
+        )
 
 
 def describe(key: ImageKey, found: render.Probe, size: int) -> dict[str, Any]:

@@ -33,8 +33,14 @@ class Services:
     metrics: Metrics
     sources: SourceFetcher
     namespace_outputs: dict[str, list[Transform]]
+    upload_outputs: list[Transform]  # in every namespace (the wanelo seed's --outputs)
     signatures: urlsigning.Verifier  # of output URLs, with --url-signing-key
     blocking: Blocking  # how local file calls run: in threads (server) or inline (`process`)
+
+    def outputs_on_upload(self, namespace: str) -> list[Transform]:
+        """What every upload into `namespace` renders besides its own ?outputs= (server, jobs
+        and `process` alike): --upload-outputs, then the namespace's --namespace-outputs."""
+        return self.upload_outputs + self.namespace_outputs.get(namespace, [])
 
     async def open(self) -> None:
         await self.storage.open()
@@ -73,6 +79,10 @@ def namespace_outputs_of(settings: Settings) -> dict[str, list[Transform]]:
     }
 
 
+def upload_outputs_of(settings: Settings) -> list[Transform]:
+    return parse_tokens(",".join(settings.upload_outputs), max_side=settings.max_output_side)
+
+
 def render_setup_of(settings: Settings) -> tuple[int, int, int]:
     """render.configure's arguments: every process that renders runs it (the server, the CLI,
     the PDF workers)."""
@@ -97,7 +107,7 @@ def _release_memory(settings: Settings) -> IdleHook | None:
 
 def build_services(settings: Settings, blocking: Blocking = IN_THREAD) -> Services:
     render.configure(*render_setup_of(settings))
-    metrics = Metrics(settings.statsd)
+    metrics = Metrics(settings.statsd, settings.statsd_prefix)
     storage = open_storage(settings.storage, settings, blocking)
     pool = RenderPool(
         settings.resolved_render_workers(),
@@ -106,7 +116,7 @@ def build_services(settings: Settings, blocking: Blocking = IN_THREAD) -> Servic
         _release_memory(settings),
     )
     limits = limits_of(settings)
-    originals = Originals(storage, pool, limits)
+    originals = Originals(storage, pool, limits, settings.md5_namespaces)
     cache: ByteLRU[Output] = ByteLRU(
         settings.memory_cache_bytes,
         settings.memory_cache_item_bytes,
@@ -142,6 +152,7 @@ def build_services(settings: Settings, blocking: Blocking = IN_THREAD) -> Servic
         metrics=metrics,
         sources=SourceFetcher(fetch_policy_of(settings), metrics),
         namespace_outputs=namespace_outputs_of(settings),
+        upload_outputs=upload_outputs_of(settings),
         signatures=urlsigning.Verifier(settings.url_signing_keys, settings.url_signature_bytes),
         blocking=blocking,
     )

@@ -16,7 +16,7 @@ from typing import Any
 from . import aliases, presets
 from .access import Policy
 from .errors import ImageServerError
-from .formats import OUTPUT_FORMATS
+from .formats import OUTPUT_FORMATS, output_format
 from .keys import check_namespace
 from .transform import parse_token, parse_tokens
 
@@ -98,7 +98,7 @@ class Settings:
     md5_namespaces: list[str] = _setting(
         [],
         "namespaces whose content hash is the MD5 of the bytes, as the wanelo seed's, so its "
-        "URLs can be recomputed; a namespace never mixes MD5 and xxh3",
+        "URLs can be recomputed; a namespace never mixes MD5 and xxh3 (uploads that would: 409)",
     )
     namespace_presets: dict[str, dict[str, str]] = _setting(
         {},
@@ -135,7 +135,9 @@ class Settings:
         "long (0: always try again)",
     )
     rasterize_dpi: int = _setting(150, "rasterize jobs: default resolution of the page images")
-    rasterize_format: str = _setting("jpg", "rasterize jobs: default format of the page images")
+    rasterize_format: str = _setting(
+        "jpg", "rasterize jobs: default format of the page images (an output format; jpeg: jpg)"
+    )
     rasterize_max_side: int = _setting(
         0, "rasterize jobs: default longest side of a page image (0: --max-output-side)"
     )
@@ -189,7 +191,9 @@ class Settings:
     )
     job_queues: list[str] = _setting(["urgent", "normal"], "job queues, the most urgent first")
     job_default_queue: str = _setting("normal", "queue of jobs that name none")
-    job_max_attempts: int = _setting(3, "tries per job on transient failures (timeouts, 5xx)")
+    job_max_attempts: int = _setting(
+        3, "tries per job on transient failures (timeouts, 5xx; 0: for ever, the dlcs seed's)"
+    )
     job_retry_delay_s: float = _setting(
         1.0, "first retry delay of jobs and callbacks, doubled per attempt, with full jitter"
     )
@@ -215,12 +219,14 @@ class Settings:
         "downloads", "namespace of the skroutz downloader's POST /download files"
     )
     gateway_jwt_secret: str = _setting(
-        "", "CRIM Service Gateway routes: HS256 secret that verifies 'Authorization: <JWT>'"
+        "",
+        "CRIM Service Gateway routes: HS256 secret (32 bytes or more) that verifies "
+        "'Authorization: <JWT>' (neither JWT key set: the API keys apply)",
     )
     gateway_jwt_public_key: str = _setting(
         "",
-        "CRIM Service Gateway routes: RS256 public key (PEM, or a file path) that verifies "
-        "'Authorization: <JWT>'",
+        "CRIM Service Gateway routes: RS256 public key (PEM, or a PEM file's path, read at "
+        "start) that verifies 'Authorization: <JWT>'",
     )
 
     def policy_of(self, namespace: str) -> Policy:
@@ -306,8 +312,11 @@ def load(
     env = os.environ if env is None else env
     config_path = config_path or flags.get("config") or env.get(ENV_PREFIX + "CONFIG")
     toml = _read_toml(config_path) if config_path else {}
-    # the seeds' env names (aliases.py) under our own IMAGESERVER_* ones
-    layers = [toml, aliases.settings_from_env(env), _from_env(env), flags]
+    try:  # the seeds' env names (aliases.py) under our own IMAGESERVER_* ones
+        seeds = aliases.settings_from_env(env)
+    except ValueError as exc:  # a seed's value that maps to nothing, named by its variable
+        raise SettingsError(str(exc)) from exc
+    layers = [toml, seeds, _from_env(env), flags]
     raw: dict[str, Any] = {}
     for layer in layers:
         raw.update({k: v for k, v in layer.items() if v is not None and k != "config"})
@@ -454,6 +463,7 @@ def _validate(settings: Settings) -> list[str]:
     problems += _pdf_problems(settings)
     problems += _s3_problems(settings)
     problems += _jobs_problems(settings)
+    problems += _gateway_problems(settings)
     if settings.log_level not in {"debug", "info", "warning", "error"}:
         problems.append(
             f"log_level: expected debug, info, warning or error, got {settings.log_level!r}"
@@ -474,6 +484,15 @@ def _namespace_output_problems(settings: Settings) -> list[str]:
             )
         except ImageServerError as exc:
             problems.append(f"namespace_outputs: {namespace}: {exc.message}")
+    try:
+        parse_tokens(",".join(settings.upload_outputs), max_side=settings.max_output_side)
+    except ImageServerError as exc:
+        problems.append(f"upload_outputs: {exc.message}")
+    for namespace in settings.md5_namespaces:
+        try:
+            check_namespace(namespace)
+        except ImageServerError as exc:
+            problems.append(f"md5_namespaces: {exc.message}")
     return problems
 
 
@@ -541,9 +560,11 @@ def _pdf_problems(settings: Settings) -> list[str]:
         problems.append("pdf_workers: must be >= 0")
     if not 0 <= settings.rasterize_max_side <= settings.max_output_side:
         problems.append(f"rasterize_max_side: expected 0-{settings.max_output_side}")
-    if settings.rasterize_format not in OUTPUT_FORMATS:
+    if output_format(settings.rasterize_format) is None:
         expected = ", ".join(OUTPUT_FORMATS)
-        problems.append(f"rasterize_format: expected one of {expected}")
+        problems.append(
+            f"rasterize_format: expected one of {expected}, got {settings.rasterize_format!r}"
+        )
     return problems
 
 
@@ -556,6 +577,8 @@ def _s3_problems(settings: Settings) -> list[str]:
         problems.append(f"s3_serve: expected stream or redirect, got {settings.s3_serve!r}")
     if not 0 < settings.s3_presign_ttl_s <= MAX_PRESIGN_TTL_S:
         problems.append(f"s3_presign_ttl_s: expected 1-{MAX_PRESIGN_TTL_S} (SigV4's limit)")
+    if bool(settings.s3_access_key_id) != bool(settings.s3_secret_access_key):
+        problems.append("s3_access_key_id and s3_secret_access_key: set both or neither")
     positive = ("s3_max_connections", "s3_timeout_s", "s3_max_attempts", "s3_connect_timeout_s")
     problems += [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
     return problems
@@ -573,13 +596,20 @@ def _jobs_problems(settings: Settings) -> list[str]:
         problems.append("job_queues: expected at least one name, each once")
     if settings.job_default_queue not in settings.job_queues:
         problems.append(f"job_default_queue: {settings.job_default_queue!r} is not in job_queues")
+    try:  # where insight-reloaded's GET /?url= jobs store their previews
+        check_namespace(settings.insight_namespace)
+    except ImageServerError as exc:
+        problems.append(f"insight_namespace: {exc.message}")
     if settings.jobs_url and not settings.jobs_url.startswith(
         ("sqlite://", "redis://", "rediss://")
     ):
         problems.append("jobs_url: expected sqlite:///path or redis://host:port/db")
+    if settings.callback_stream_url and not settings.callback_stream_url.startswith(
+        ("redis://", "rediss://")
+    ):
+        problems.append("callback_stream_url: expected redis://host:port/db")
     positive = (
         "job_concurrency",
-        "job_max_attempts",
         "job_timeout_s",
         "job_ttl_s",
         "job_heartbeat_s",
@@ -588,6 +618,16 @@ def _jobs_problems(settings: Settings) -> list[str]:
         "callback_timeout_s",
     )
     problems += [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
-    if settings.job_retry_delay_s < 0:
-        problems.append("job_retry_delay_s: must be >= 0")
+    non_negative = ("job_max_attempts", "job_retry_delay_s")
+    problems += [f"{name}: must be >= 0" for name in non_negative if getattr(settings, name) < 0]
     return problems
+
+
+def _gateway_problems(settings: Settings) -> list[str]:
+    """The gateway's JWT keys load now, not at its first request. PyJWT and cryptography are
+    imported only when a key is set."""
+    if not (settings.gateway_jwt_secret or settings.gateway_jwt_public_key):
+        return []
+    from .jwtauth import key_problems
+
+    return key_problems(settings.gateway_jwt_secret, settings.gateway_jwt_public_key)

@@ -39,8 +39,10 @@ class SourceFetcher:
         *,
         headers: Mapping[str, str] | None = None,
         timeout_s: float | None = None,
+        proxy: str | None = None,
     ) -> Fetched:
-        """`headers` and `timeout_s` are a job's own; the address rules and size cap are not."""
+        """`headers`, `timeout_s` and `proxy` are a job's own; the address rules and size cap
+        are not."""
         from .fetch import create_fetch_session, fetch_response
 
         if self._session is None:  # aiohttp wants it made inside the running loop
@@ -49,7 +51,7 @@ class SourceFetcher:
         if timeout_s is not None:
             policy = dataclasses.replace(policy, timeout_s=timeout_s)
         try:
-            fetched = await fetch_response(self._session, url, policy, headers)
+            fetched = await fetch_response(self._session, url, policy, headers, proxy)
         except NotFound:
             self.metrics.event("original_unavailable")
             raise

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from .errors import BadRequest
-from .formats import FORMAT_ALIASES, OUTPUT_FORMATS
+from .formats import OUTPUT_FORMATS, output_format
 from .presets import expand
 
 MAX_DENSITY = 3
@@ -96,7 +96,7 @@ def parse_token(
 
 
 def _parse_format(ext: str) -> str:
-    fmt = FORMAT_ALIASES.get(ext.lower(), ext.lower())
+    fmt = output_format(ext) or ext.lower()
     if fmt not in OUTPUT_FORMATS and fmt != AUTO_FORMAT:
         expected = ", ".join([*OUTPUT_FORMATS, AUTO_FORMAT])
         raise BadRequest(f"format: expected one of {expected}, got {ext!r}", code="bad_format")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from imageserver.formats import INPUT_FORMATS, OUTPUT_FORMATS, sniff
+from imageserver.formats import INPUT_FORMATS, OUTPUT_FORMATS, output_format, sniff
 
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 HEAD_BYTES = 1024  # what render.inspect hands to sniff()
@@ -90,7 +90,7 @@ def test_save_options_quality(ext: str) -> None:
     assert output.save_options(37)["Q"] == 37
 
 
-@pytest.mark.parametrize("ext", ["png", "gif"])
+@pytest.mark.parametrize("ext", ["png", "gif", "tiff"])
 def test_save_options_without_quality(ext: str) -> None:
     output = OUTPUT_FORMATS[ext]
     assert output.default_quality is None
@@ -113,3 +113,28 @@ def test_output_format_table_is_consistent(ext: str) -> None:
     assert output.ext == ext
     assert output.saver_suffix == f".{ext}"
     assert output.mime.startswith("image/")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("jpg", "jpg"),
+        ("JPEG", "jpg"),
+        ("tif", "tiff"),
+        ("tiff", "tiff"),
+        ("ppm", None),
+        ("auto", None),
+    ],
+)
+def test_output_format_spellings(name: str, expected: str | None) -> None:
+    assert output_format(name) == expected
+
+
+def test_tiff_is_lossless_with_alpha() -> None:
+    """Page images for another system to derive from: deflate, never JPEG-in-TIFF."""
+    tiff = OUTPUT_FORMATS["tiff"]
+    assert (tiff.mime, tiff.alpha, tiff.save_options(None)["compression"]) == (
+        "image/tiff",
+        True,
+        "deflate",
+    )

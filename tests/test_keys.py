@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from imageserver.errors import BadRequest, NotFound
-from imageserver.keys import RESERVED_NAMESPACES, ImageKey, check_namespace, content_hash
+from imageserver.keys import (
+    RESERVED_NAMESPACES,
+    ImageKey,
+    check_name,
+    check_namespace,
+    content_hash,
+)
 
 HASH = "6e0072682e66287b662827da75b244a3"
 KEY = ImageKey("p", HASH)
@@ -111,3 +117,35 @@ def test_invalid_namespace(namespace: str) -> None:
 def test_reserved_namespace(namespace: str) -> None:
     with pytest.raises(BadRequest, match=f"not one of .*{namespace}.*, got '{namespace}'$"):
         check_namespace(namespace)
+
+
+def test_named_key_layout() -> None:
+    key = ImageKey("insight", "123456789", named=True)
+    assert key.prefix == "insight/_/123456789"
+    assert (key.info, key.original) == (
+        "insight/_/123456789/info.json",
+        "insight/_/123456789/original",
+    )
+    assert key.output("w200.jpg") == "insight/_/123456789/w200.jpg"
+    assert ImageKey.of_name("insight", "123456789") == key
+
+
+NAMES = st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True)
+
+
+@given(st.binary(max_size=64), NAMES | st.just(content_hash(b"")))
+def test_a_name_and_a_content_hash_never_share_a_prefix(data: bytes, name: str) -> None:
+    """Structurally: a content key's second segment is 3 hex digits, a named key's is `_`."""
+    by_content, by_name = ImageKey("p", content_hash(data)), ImageKey("p", name, named=True)
+    assert by_content != by_name
+    for one, other in ((by_content, by_name), (by_name, by_content)):
+        assert not (one.prefix + "/").startswith(other.prefix + "/")
+    assert ImageKey.of_name(*by_name.prefix.split("/")[::2]) == by_name
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a.b", "a/b", ".tmp-x", "a b", "é", "a" * 65])
+def test_invalid_names(name: str) -> None:
+    with pytest.raises(BadRequest, match=r"^hash: expected 1-64 of A-Z a-z 0-9 _ -"):
+        check_name(name, "hash")
+    with pytest.raises(NotFound):
+        ImageKey.of_name("p", name)

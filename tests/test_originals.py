@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 import pytest
 
-from imageserver.errors import Undecodable
-from imageserver.keys import ImageKey
+from imageserver.errors import Conflict, Undecodable
+from imageserver.keys import NAMED, ImageKey, content_hash
 from imageserver.render import Probe
 from imageserver.services import Services
 from tests.conftest import image_bytes
@@ -39,3 +43,30 @@ async def test_a_failed_output_leaves_nothing_stored(services: Services) -> None
     with pytest.raises(Undecodable):
         await services.originals.ingest("p", image_bytes("grid.jpg"), render_outputs)
     assert await services.storage.list("p") == []
+
+
+async def test_a_name_is_written_once(services: Services) -> None:
+    """Its outputs are served as immutable: other bytes under it are refused, the same are a
+    no-op; its info.json keeps "hash" for the content, "name" for the name."""
+    data = image_bytes("grid.jpg")
+    first = await services.originals.ingest("p", data, name="doc-1")
+    assert (first.key.prefix, first.created) == ("p/_/doc-1", True)
+    assert (first.info["hash"], first.info["name"]) == (content_hash(data), "doc-1")
+    assert await services.storage.get("p/_/doc-1/original") == data
+    again = await services.originals.ingest("p", data, name="doc-1")
+    assert (again.info, again.created) == (first.info, False)
+    with pytest.raises(Conflict, match=r"^name: 'doc-1' in namespace p holds other bytes"):
+        await services.originals.ingest("p", image_bytes("small.png"), name="doc-1")
+    assert await services.originals.info(first.key) == first.info
+    assert not await services.storage.exists(ImageKey("p", content_hash(data)).info)
+
+
+async def test_the_sweep_finds_a_named_original_left_without_its_info(
+    services: Services,
+) -> None:
+    directory = Path(services.settings.storage) / "p" / NAMED / "doc-1"
+    directory.mkdir(parents=True)
+    (directory / "original").write_bytes(b"the upload's first file, then a crash")
+    os.utime(directory / "original", (time.time() - 7200,) * 2)
+    assert await services.storage.sweep(3600) == 1
+    assert not directory.parent.exists()

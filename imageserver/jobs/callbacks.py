@@ -1,8 +1,10 @@
 """Callback delivery: a job of its own (queue `_callbacks`) with its own retries and backoff.
 
 It POSTs the finished job's payload, signed when a secret is set, through the same guarded session
-as sources (same address rules). Any 2xx is delivered; otherwise saq retries it. Every attempt is
-recorded on the job (`callback` in GET /jobs/{id}); a failing callback never changes the job.
+as sources (same address rules). Any 2xx is delivered; otherwise saq retries it. A stream callback
+(`callback_type` redis, or the seed's kafka) is an XADD of the payload to a Redis stream instead,
+retried alike. Every attempt is recorded on the job (`callback` in GET /jobs/{id}); a failing
+callback never changes the job.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from saq import Job
@@ -22,15 +25,29 @@ from ..fetch import create_fetch_session
 from ..netguard import FetchPolicy, check_source_url
 from ..settings import Settings
 from .client import CALLBACK_WAIT_S, Jobs
+from .request import stream_url
 from .runner import heartbeat
 from .signing import signed_headers
 from .views import FINISHED, callback_payload, iso_ms, state_of
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 POLL_S = 0.02
 
 
 class CallbackFailed(Exception):
     """Raised to saq so that it retries the delivery; the details are on the job."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One attempt: the receiver's HTTP status (None: a stream, or no answer), what went wrong
+    (None: delivered), and whether the target is one we never send to (no retry then)."""
+
+    status: int | None
+    problem: str | None
+    refused: bool = False
 
 
 class CallbackSender:
@@ -40,11 +57,15 @@ class CallbackSender:
         self.policy = FetchPolicy(
             allow_private=settings.allow_private_sources, timeout_s=settings.callback_timeout_s
         )
+        self.stream_url = stream_url(settings)
         self._session: aiohttp.ClientSession | None = None
+        self._redis: Redis | None = None
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        if self._redis is not None:
+            await self._redis.aclose()
 
     def _client(self) -> aiohttp.ClientSession:
         """Made at the first callback, inside the running loop, as aiohttp wants."""
@@ -63,16 +84,22 @@ class CallbackSender:
         except NotFound:
             delivery.retries = delivery.attempts  # its job is gone (TTL): nothing to send
             raise
-        url = Jobs.callback_url(job) or ""
-        status, problem, refused = await self._post(url, callback_payload(job))
-        if refused:  # the address rules will refuse it next time too
+        sent = await self._send(job)
+        if sent.refused:  # the address rules will refuse it next time too
             delivery.retries = delivery.attempts
-        delivered = status is not None and 200 <= status < 300
-        final = delivered or delivery.attempts >= delivery.retries
-        await job.update(meta={**job.meta, "callback": _record(delivery, status, problem, final)})
-        if not delivered:
-            raise CallbackFailed(problem)
-        return {"status": status}
+        final = sent.problem is None or delivery.attempts >= delivery.retries
+        record = _record(delivery, sent.status, sent.problem, final)
+        await job.update(meta={**job.meta, "callback": record})
+        if sent.problem is not None:
+            raise CallbackFailed(sent.problem)
+        return {"status": sent.status}
+
+    async def _send(self, job: Job) -> Sent:
+        request = (job.kwargs or {})["request"]
+        body = json.dumps(callback_payload(job)).encode()
+        if request.get("callback_type", "http") == "http":
+            return await self._post(request["callback"], body)
+        return await self._add_to_stream(request["callback"], body)
 
     async def _finished_job(self, queue: str, key: str) -> Job:
         """The job's worker enqueues its callback just before marking it finished: wait for it."""
@@ -87,10 +114,7 @@ class CallbackSender:
                 raise CallbackFailed(f"job {key} is still {state_of(job).value}")
             await asyncio.sleep(POLL_S)
 
-    async def _post(self, url: str, payload: dict[str, Any]) -> tuple[int | None, str | None, bool]:
-        """(status, problem, refused): the answer's status, or None and what went wrong; refused:
-        the URL or its address is one we never post to."""
-        body = json.dumps(payload).encode()
+    async def _post(self, url: str, body: bytes) -> Sent:
         headers = {"Content-Type": "application/json"}
         headers |= signed_headers(self.secret, int(time.time()), body)
         try:
@@ -100,13 +124,30 @@ class CallbackSender:
                 self._client().post(url, data=body, headers=headers, allow_redirects=False) as resp,
             ):
                 problem = None if 200 <= resp.status < 300 else f"answered HTTP {resp.status}"
-                return resp.status, problem, False
+                return Sent(resp.status, problem)
         except SourceRefused as exc:
-            return None, exc.message, True
+            return Sent(None, exc.message, refused=True)
         except ImageServerError as exc:
-            return None, exc.message, False
+            return Sent(None, exc.message)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return None, f"{type(exc).__name__} posting to the callback URL", False
+            return Sent(None, f"{type(exc).__name__} posting to the callback URL")
+
+    async def _add_to_stream(self, stream: str, body: bytes) -> Sent:
+        """XADD of one field, `payload` (the JSON); delivered once Redis has stored it. redis-py
+        loads with the first stream callback, as the Redis jobs backend loads with its URL."""
+        from redis.asyncio import from_url
+        from redis.exceptions import RedisError
+
+        if self.stream_url is None:
+            return Sent(None, "no Redis for stream callbacks (--callback-stream-url)", refused=True)
+        if self._redis is None:
+            self._redis = from_url(self.stream_url)
+        try:
+            async with asyncio.timeout(self.policy.timeout_s):
+                await self._redis.xadd(stream, {"payload": body})
+        except (RedisError, TimeoutError) as exc:
+            return Sent(None, f"{type(exc).__name__} adding to stream {stream!r}")
+        return Sent(None, None)
 
 
 def _record(delivery: Job, status: int | None, problem: str | None, final: bool) -> dict[str, Any]:

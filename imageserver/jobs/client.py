@@ -6,9 +6,11 @@ user queue names (namespace-like) can never collide with.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import uuid
+from collections import Counter
 from typing import Any
 
 from saq import Job, Status
@@ -17,7 +19,7 @@ from ..errors import Conflict, NotFound
 from ..settings import Settings
 from .backends import Backend, ClaimingQueue, open_backend
 from .request import JobRequest
-from .views import FINISHED, State, saq_statuses, state_of
+from .views import FINISHED, UNLIMITED_ATTEMPTS, State, saq_statuses, state_of
 
 CALLBACK_QUEUE = "_callbacks"
 CALLBACK_FUNCTION = "callback"
@@ -25,6 +27,8 @@ CALLBACK_FUNCTION = "callback"
 # enqueueing the callback), before trying again later.
 CALLBACK_WAIT_S = 30
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
+# saq's backoff doubles the delay per attempt; a job that retries for ever waits at most this long
+MAX_RETRY_DELAY_S = 600.0
 
 
 def job_key(idempotency_key: str | None) -> str:
@@ -56,11 +60,24 @@ class Jobs:
             existing = await self.find(key)
             if existing is not None:
                 return existing, False
+        request = await self._with_group_proxy(request)
         job = self._job(request.kind, {"request": request.to_json(), "base_url": base_url}, key)
         queue = self.queues[request.queue]
         if await queue.enqueue(job) is None:  # the same key, submitted at the same moment
             return await self.get(key), False
         return job, True
+
+    async def _with_group_proxy(self, request: JobRequest) -> JobRequest:
+        """A group fetches through the proxy its first job named, whatever later jobs name (the
+        seed downloader's aggregations: "it cannot be updated for an existing aggregation")."""
+        fetch = request.fetch
+        if fetch is None or fetch.group is None:
+            return request
+        ttl_s = self.settings.job_ttl_s
+        kept = await self.backend.group_proxy(fetch.group, fetch.proxy, ttl_s)
+        if kept == fetch.proxy:
+            return request
+        return dataclasses.replace(request, fetch=dataclasses.replace(fetch, proxy=kept))
 
     def _job(self, kind: str, kwargs: dict[str, Any], key: str) -> Job:
         """saq's own timeout stays off: the runner enforces --job-timeout-s and reports it as an
@@ -72,10 +89,10 @@ class Jobs:
             key=key,
             timeout=0,
             heartbeat=s.job_heartbeat_s,
-            retries=s.job_max_attempts,
+            retries=s.job_max_attempts or UNLIMITED_ATTEMPTS,
             ttl=s.job_ttl_s,
             retry_delay=s.job_retry_delay_s,
-            retry_backoff=True,
+            retry_backoff=max(MAX_RETRY_DELAY_S, s.job_retry_delay_s),
         )
 
     async def find(self, job_id: str) -> Job | None:
@@ -101,6 +118,18 @@ class Jobs:
         await job.get_queue().abort(job, "cancelled")
         await self.send_callback(job)
         return job
+
+    async def delete(self, job_id: str) -> tuple[Job, bool]:
+        """DELETE /jobs/{id}: a queued or running job is cancelled; a finished one (succeeded,
+        failed or cancelled: the seed's admin deleting tasks) is removed, True. Its images stay;
+        its id and idempotency key name nothing any more."""
+        job = await self.get(job_id)
+        if state_of(job) not in FINISHED:
+            return await self.cancel(job_id), False
+        if not await job.get_queue().remove(job.key):
+            job = await self.get(job_id)  # 404 when another DELETE came first
+            raise Conflict(f"job {job_id} is {state_of(job).value} again: retried meanwhile")
+        return job, True
 
     async def retry(self, job_id: str) -> Job:
         """A failed or cancelled job runs again under the same id, from its first attempt."""
@@ -154,6 +183,18 @@ class Jobs:
                 if len(found) >= limit:
                     return found
         return found
+
+    async def pending_groups(self) -> Counter[str]:
+        """Queued jobs (a retry's backoff included) per group, across the queues: the seed
+        downloader's aggregations. One pass over the queued jobs, so for dashboards, not hot
+        paths."""
+        pending: Counter[str] = Counter()
+        for queue in self.queues.values():
+            async for job in queue.iter_jobs([Status.NEW, Status.QUEUED]):
+                group = ((job.kwargs or {}).get("request", {}).get("fetch") or {}).get("group")
+                if group:
+                    pending[group] += 1
+        return pending
 
     def queue(self, name: str) -> ClaimingQueue:
         if name not in self.queues:

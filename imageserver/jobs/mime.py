@@ -63,6 +63,13 @@ def parse_mime_rule(text: str) -> MimeRule:
     return MimeRule(tuple(allowed), tuple(denied))
 
 
+def declared_type(content_type: str | None) -> str | None:
+    """`type/subtype` of a Content-Type header, lowercased and without parameters; None when
+    missing or malformed (a server's header is not trusted to be well-formed)."""
+    mime = (content_type or "").partition(";")[0].strip().lower()
+    return mime if _PATTERN.fullmatch(mime) and "*" not in mime else None
+
+
 def _matches(pattern: str, mime: str) -> bool:
     if pattern == "*/*":
         return True

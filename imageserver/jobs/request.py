@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import BadRequest
-from ..formats import OUTPUT_FORMATS
-from ..keys import check_namespace
-from ..netguard import check_literal_host, check_source_url
+from ..formats import OUTPUT_FORMATS, output_format
+from ..keys import check_name, check_namespace
+from ..netguard import SourceURL, check_literal_host, check_source_url
 from ..settings import Settings
 from ..transform import parse_tokens
 from .mime import parse_mime_rule
@@ -48,6 +48,7 @@ COMMON_FIELDS = frozenset(
         "kind",
         "source",
         "callback",
+        "callback_type",
         "queue",
         "extra",
         "headers",
@@ -55,9 +56,14 @@ COMMON_FIELDS = frozenset(
         "group_limit",
         "mime",
         "timeout_s",
+        "proxy",
         "idempotency_key",
     }
 )
+# Where a callback goes: POSTed to a URL, or added to a Redis stream. The seed downloader's
+# `kafka` is taken as the stream type, so that its clients submit unchanged (README "Callbacks").
+CALLBACK_TYPES = {"http": "http", "redis": "redis", "kafka": "redis"}
+_REDIS_SCHEMES = ("redis://", "rediss://")
 # A job kind's own fields from the body, checked into the params its task receives.
 ParseParams = Callable[[Mapping[str, Any], Settings], dict[str, Any]]
 
@@ -72,6 +78,7 @@ class Fetch:
     group: str | None = None
     group_limit: int | None = None
     mime: str | None = None
+    proxy: str | None = None  # an http:// proxy; a group keeps its first (Jobs.submit)
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,8 @@ class JobRequest:
     queue: str
     fetch: Fetch | None  # None for a job on a stored original (its params name its `hash`)
     params: dict[str, Any]
-    callback: str | None = None
+    callback: str | None = None  # the URL, or the stream's name (callback_type "redis")
+    callback_type: str = "http"
     extra: str | None = None
     idempotency_key: str | None = None
 
@@ -109,19 +117,22 @@ def parse_request(
     unknown = sorted(set(body) - COMMON_FIELDS - set(params))
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(unknown)}")
+    callback_type = _callback_type(body)
     return JobRequest(
         kind=kind,
         queue=_queue(body, settings),
         fetch=None if "hash" in params else _fetch(body, settings),
         params=params,
-        callback=_callback(body, settings),
+        callback=_callback(body, callback_type, settings),
+        callback_type=callback_type,
         extra=_text(body, "extra", MAX_TEXT),
         idempotency_key=_key_text(body, "idempotency_key"),
     )
 
 
 def parse_ingest_params(body: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
-    """An original into a namespace, with outputs rendered before the job succeeds."""
+    """An original into a namespace, with outputs rendered before the job succeeds: from
+    `source`, or the original stored under `hash` (its outputs made again where missing)."""
     namespace = check_namespace(_text(body, "namespace") or "")
     outputs = body.get("outputs") or []
     if isinstance(outputs, list) and all(isinstance(t, str) for t in outputs):
@@ -130,7 +141,15 @@ def parse_ingest_params(body: Mapping[str, Any], settings: Settings) -> dict[str
         raise BadRequest("outputs: expected a list of tokens or a comma-separated string")
     transforms = parse_tokens(outputs, max_side=settings.max_output_side)  # refuses .auto
     tokens = list(dict.fromkeys(t.token() for t in transforms))
-    return {"namespace": namespace, "outputs": tokens, **_password(body)}
+    return {"namespace": namespace, "outputs": tokens, **_stored_or_source(body), **_name(body)}
+
+
+def parse_download_params(body: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """ingest's fields, for sources that may be images or files; a file is kept under its
+    content hash alone, so there is no `name` to give."""
+    if "name" in body:
+        raise BadRequest("name: download jobs keep their files under the content hash")
+    return parse_ingest_params(body, settings)
 
 
 def parse_rasterize_params(body: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
@@ -151,10 +170,12 @@ def parse_rasterize_params(body: Mapping[str, Any], settings: Settings) -> dict[
 
 
 def _raster_format(options: Mapping[str, Any], settings: Settings) -> str:
-    fmt = _text(options, "format") or settings.rasterize_format
-    if fmt not in OUTPUT_FORMATS:
+    """As output tokens spell formats: `jpeg` is jpg, `tif` is tiff."""
+    given = _text(options, "format") or settings.rasterize_format
+    fmt = output_format(given)
+    if fmt is None:
         expected = ", ".join(OUTPUT_FORMATS)
-        raise BadRequest(f"format: expected one of {expected}, got {fmt!r}", code="bad_format")
+        raise BadRequest(f"format: expected one of {expected}, got {given!r}", code="bad_format")
     return fmt
 
 
@@ -169,6 +190,17 @@ def _stored_or_source(body: Mapping[str, Any]) -> dict[str, Any]:
     if not _HASH.fullmatch(hash_):
         raise BadRequest(f"hash: expected 32 hex digits, got {hash_!r}")
     return {"hash": hash_}
+
+
+def _name(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Stores the source under the client's `name` (keys.ImageKey), written once, rather than
+    under its content hash."""
+    name = _text(body, "name")
+    if name is None:
+        return {}
+    if "hash" in body:
+        raise BadRequest("name: expected with a source, not with a stored original's hash")
+    return {"name": check_name(name)}
 
 
 def _password(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -189,6 +221,9 @@ def _fetch(body: Mapping[str, Any], settings: Settings) -> Fetch:
     mime = _text(body, "mime", MAX_TEXT)
     if mime is not None:
         parse_mime_rule(mime)
+    proxy = _text(body, "proxy", MAX_TEXT)
+    if proxy is not None:
+        _check_proxy(proxy, settings)
     return Fetch(
         source=source,
         timeout_s=_timeout(body, settings.source_timeout_s),
@@ -196,6 +231,7 @@ def _fetch(body: Mapping[str, Any], settings: Settings) -> Fetch:
         group=group,
         group_limit=group_limit,
         mime=mime,
+        proxy=proxy,
     )
 
 
@@ -207,18 +243,48 @@ def _queue(body: Mapping[str, Any], settings: Settings) -> str:
     return queue
 
 
-def _callback(body: Mapping[str, Any], settings: Settings) -> str | None:
-    """The URL rules of sources (no allowed-hosts list: that one is about sources)."""
+def _callback_type(body: Mapping[str, Any]) -> str:
+    given = _text(body, "callback_type") or "http"
+    if given not in CALLBACK_TYPES:
+        raise BadRequest(f"callback_type: expected http, redis or kafka, got {given!r}")
+    return CALLBACK_TYPES[given]
+
+
+def _callback(body: Mapping[str, Any], callback_type: str, settings: Settings) -> str | None:
+    """A URL obeys the rules of sources (no allowed-hosts list: that one is about sources); a
+    stream needs a Redis to be added to."""
     callback = _text(body, "callback", MAX_TEXT)
-    if callback:
+    if callback and callback_type == "http":
         _check_url(callback, settings, [])
+    elif callback:
+        _key_text(body, "callback")
+        if stream_url(settings) is None:
+            raise BadRequest(
+                "callback_type: stream callbacks need a Redis: set --callback-stream-url "
+                "(or use a redis:// --jobs-url)"
+            )
     return callback or None
 
 
-def _check_url(url: str, settings: Settings, allowed_hosts: list[str]) -> None:
+def stream_url(settings: Settings) -> str | None:
+    """The Redis that stream callbacks are added to: its own setting, else the jobs' Redis."""
+    if settings.callback_stream_url:
+        return settings.callback_stream_url
+    jobs_url = settings.resolved_jobs_url()
+    return jobs_url if jobs_url.startswith(_REDIS_SCHEMES) else None
+
+
+def _check_proxy(proxy: str, settings: Settings) -> None:
+    """The address rules of sources apply to the proxy: it is where we connect."""
+    if _check_url(proxy, settings, []).scheme != "http":
+        raise BadRequest(f"proxy: expected an http:// proxy URL, got {proxy!r}")
+
+
+def _check_url(url: str, settings: Settings, allowed_hosts: list[str]) -> SourceURL:
     checked = check_source_url(url, tuple(allowed_hosts))
     if not settings.allow_private_sources:
         check_literal_host(checked)
+    return checked
 
 
 def _headers(value: Any) -> dict[str, str]:

@@ -25,7 +25,7 @@ from ..netguard import check_source_url
 from ..services import Services
 from .client import Jobs
 from .limits import Limiter, Slot
-from .mime import parse_mime_rule
+from .mime import declared_type, parse_mime_rule
 from .request import Fetch, JobRequest
 from .tasks import KINDS, Work
 
@@ -54,8 +54,8 @@ class Runner:
         parsed = JobRequest.from_json(request)
         try:
             async with asyncio.timeout(self.settings.job_timeout_s), heartbeat(job):
-                data = await self._input(job, parsed)
-                work = Work(self.services, parsed.params, data, base_url, _reporter(job))
+                data, declared = await self._input(job, parsed)
+                work = Work(self.services, parsed.params, data, base_url, _reporter(job), declared)
                 result = await KINDS[parsed.kind].run(work)
         except Exception as exc:  # not CancelledError: a cancel or a shutdown is saq's to handle
             raise await self._failed(job, self._as_error(exc)) from exc
@@ -63,25 +63,26 @@ class Runner:
         await self.jobs.send_callback(job)
         return result
 
-    async def _input(self, job: Job, parsed: JobRequest) -> bytes:
-        """The source, fetched; or the stored original the params name (nothing to fetch)."""
+    async def _input(self, job: Job, parsed: JobRequest) -> tuple[bytes, str | None]:
+        """The source, fetched, and the type its server declared; or the stored original the
+        params name (nothing to fetch)."""
         if parsed.fetch is None:
             key = ImageKey(parsed.params["namespace"], parsed.params["hash"])
-            return await self.services.originals.original(key)
+            return await self.services.originals.original(key), None
         return await self._fetch(job, parsed.fetch)
 
-    async def _fetch(self, job: Job, fetch: Fetch) -> bytes:
+    async def _fetch(self, job: Job, fetch: Fetch) -> tuple[bytes, str | None]:
         async with self.limiter.holding(self._slots(fetch), job.key, fetch.timeout_s):
             fetched = await self.services.sources.fetch_response(
-                fetch.source, headers=fetch.headers, timeout_s=fetch.timeout_s
+                fetch.source, headers=fetch.headers, timeout_s=fetch.timeout_s, proxy=fetch.proxy
             )
         job.meta["response_code"] = fetched.status
+        declared = declared_type(fetched.content_type)
         if fetch.mime:
             sniffed = sniff(fetched.data)
-            declared = (fetched.content_type or "").partition(";")[0].strip().lower() or None
             parse_mime_rule(fetch.mime).check(sniffed.mime if sniffed else declared)
         await job.update(progress=FETCHED_PROGRESS)
-        return fetched.data
+        return fetched.data, declared
 
     def _slots(self, fetch: Fetch) -> list[Slot]:
         host = check_source_url(fetch.source, tuple(self.settings.source_allowed_hosts)).host

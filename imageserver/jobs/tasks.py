@@ -13,11 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import documents
+from ..formats import sniff
 from ..keys import ImageKey
 from ..pages import Raster
 from ..services import Services
 from ..transform import Transform, parse_token
-from .request import ParseParams, parse_ingest_params, parse_rasterize_params
+from .request import (
+    ParseParams,
+    parse_download_params,
+    parse_ingest_params,
+    parse_rasterize_params,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class Work:
     data: bytes  # the source, fetched; or the stored original the params name by `hash`
     base_url: str  # of the server the job was submitted to, for the result's URLs
     progress: Callable[[float], Awaitable[None]]  # the kind's own 0-1 (shown as 50-100%)
+    content_type: str | None = None  # what the source's server declared the bytes to be
 
 
 RunKind = Callable[[Work], Awaitable[dict[str, Any]]]
@@ -58,13 +65,29 @@ async def ingest(work: Work) -> dict[str, Any]:
     services, namespace = work.services, work.params["namespace"]
     max_side = services.settings.max_output_side
     wanted = [parse_token(token, max_side=max_side) for token in work.params["outputs"]]
-    wanted += services.namespace_outputs.get(namespace, [])
+    wanted += services.outputs_on_upload(namespace)
     outputs = list({t.token(): t for t in wanted}.values())
+    key, info = await _stored_or_ingested(work, outputs)
+    # the content hash, under a `name` too (key.hash is then the name; info.json has both)
+    return {"hash": info["hash"], "info": info, "outputs": _urls(work.base_url, key, outputs)}
+
+
+async def _stored_or_ingested(
+    work: Work, outputs: list[Transform]
+) -> tuple[ImageKey, dict[str, Any]]:
+    """The original the params name by `hash`, its missing outputs made from the stored bytes;
+    or the fetched source, ingested with its outputs. Its key and info."""
+    services, params = work.services, work.params
+    if "hash" in params:
+        key = ImageKey(params["namespace"], params["hash"])
+        await services.variants.ensure(key, outputs, work.data)
+        return key, await services.originals.info(key)
     render = services.variants.for_upload(outputs, work.data)
-    password = work.params.get("password")
-    ingested = await services.originals.ingest(namespace, work.data, render, password=password)
-    key = ingested.key
-    return {"hash": key.hash, "info": ingested.info, "outputs": _urls(work.base_url, key, outputs)}
+    password, name = params.get("password"), params.get("name")
+    ingested = await services.originals.ingest(
+        params["namespace"], work.data, render, password=password, name=name
+    )
+    return ingested.key, ingested.info
 
 
 async def rasterize(work: Work) -> dict[str, Any]:
@@ -89,9 +112,22 @@ async def rasterize(work: Work) -> dict[str, Any]:
     }
 
 
+async def download(work: Work) -> dict[str, Any]:
+    """The seed downloader's jobs: an image is ingested as `ingest` does (outputs and all);
+    bytes of no image format are kept as a file (Originals.keep_file), with no outputs."""
+    if "hash" in work.params or sniff(work.data[:1024]) is not None:
+        return await ingest(work)
+    content_type = work.content_type or "application/octet-stream"
+    kept = await work.services.originals.keep_file(
+        work.params["namespace"], work.data, content_type
+    )
+    return {"hash": kept.key.hash, "info": kept.info, "outputs": {}}
+
+
 def _urls(base_url: str, key: ImageKey, outputs: list[Transform]) -> dict[str, str]:
     return {t.token(): f"{base_url}/{key.output(t.token())}" for t in outputs}
 
 
 register(JobKind("ingest", parse_ingest_params, ingest))
 register(JobKind("rasterize", parse_rasterize_params, rasterize))
+register(JobKind("download", parse_download_params, download))

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from ..keys import ImageKey
+
 if TYPE_CHECKING:
     from saq.job import Job
 
@@ -36,6 +38,9 @@ FINISHED = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
 CANCELLED_ERROR = {"code": "cancelled", "message": "cancelled by DELETE /jobs/{id}"}
 ABANDONED_ERROR = {"code": "abandoned", "message": "its worker died or hung on every attempt"}
 SWEPT = "swept"  # saq's error for a job its sweep took from a dead worker
+# saq retries a job while `retries` > `attempts`: job_max_attempts 0 (for ever) stores this, shown
+# as max_attempts null.
+UNLIMITED_ATTEMPTS = 2**31 - 1
 
 
 def state_of(job: Job) -> State:
@@ -65,14 +70,14 @@ def job_view(job: Job) -> dict[str, Any]:
         "state": state_of(job).value,
         "progress": round(job.progress * 100),
         "attempts": job.attempts,
-        "max_attempts": job.retries,
+        "max_attempts": None if job.retries >= UNLIMITED_ATTEMPTS else job.retries,
         "created_at": iso_ms(job.queued),
         "started_at": iso_ms(job.started),
         "finished_at": iso_ms(job.completed),
         "error": error.get("code"),
         "message": error.get("message"),
         "result": job.result if state_of(job) is State.SUCCEEDED else None,
-        "callback": _callback_view(request.get("callback"), job.meta.get("callback")),
+        "callback": _callback_view(request, job.meta.get("callback")),
         "request": _request_view(request),
     }
 
@@ -86,29 +91,55 @@ def _request_view(request: dict[str, Any]) -> dict[str, Any]:
     return {**params, **fetch, **shown}
 
 
-def _callback_view(url: str | None, delivery: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not url:
+def _callback_view(
+    request: dict[str, Any], delivery: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Where the callback goes (a URL, or a Redis stream) and how its delivery went."""
+    target = request.get("callback")
+    if not target:
         return None
-    return {"url": url, "state": "pending", "attempts": 0, **(delivery or {})}
+    kind = request.get("callback_type", "http")
+    where = {"url": target} if kind == "http" else {"stream": target}
+    return {"type": kind, **where, "state": "pending", "attempts": 0, **(delivery or {})}
 
 
 def callback_payload(job: Job) -> dict[str, Any]:
-    """The seed downloader's payload, plus what an image job made: hash, info, outputs."""
+    """The seed downloader's payload, plus what an image job made: hash, info, outputs.
+
+    `delivered` and `delivery_error` say how the job's previous callback ended, for one sent
+    again (POST /jobs/{id}/callback): delivered, or failed for good and why. The retries of one
+    callback carry the same payload.
+    """
     request = job.kwargs["request"] if job.kwargs else {}
     result = job.result if state_of(job) is State.SUCCEEDED else None
     error = error_of(job) or {}
+    source = (request.get("fetch") or {}).get("source")
+    delivery = job.meta.get("callback") or {}
     return {
         "job_id": job.key,
         "success": result is not None,
         "error": error.get("code", ""),
         "message": error.get("message", ""),
         "extra": request.get("extra"),
-        "source_url": (request.get("fetch") or {}).get("source"),
+        "source_url": source,
+        "resource_url": source or "",
+        "download_url": _original_url(job, request, result),
         "response_code": job.meta.get("response_code", 0),
+        "delivered": delivery.get("state") == "delivered",
+        "delivery_error": (delivery.get("state") == "failed" and delivery.get("last_error")) or "",
         "hash": result.get("hash") if result else None,
         "info": result.get("info") if result else None,
         "outputs": result.get("outputs", {}) if result else {},
     }
+
+
+def _original_url(job: Job, request: dict[str, Any], result: dict[str, Any] | None) -> str:
+    """Where the stored original is served (the seed's `download_url`); "" before there is one."""
+    if not result or "hash" not in result:
+        return ""
+    params, name = request["params"], request["params"].get("name")
+    key = ImageKey(params["namespace"], name or result["hash"], named=name is not None)
+    return f"{(job.kwargs or {}).get('base_url', '')}/{key.original}"
 
 
 def iso_ms(epoch_ms: int) -> str | None:

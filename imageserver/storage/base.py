@@ -30,6 +30,10 @@ class Storage(Protocol):
     async def list(self, prefix: str) -> list[str]:
         """Every key below `prefix/`."""
 
+    async def any_below(self, prefix: str) -> bool:
+        """Whether any key lies below `prefix/`, in one cheap call whatever their number (S3:
+        a listing of one key), where `list` would read them all."""
+
     async def delete_prefix(self, prefix: str) -> int:
         """Deletes every key below `prefix/`; returns how many there were."""
 

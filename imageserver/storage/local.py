@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..blocking import IN_THREAD, Blocking
 from ..errors import StorageFull
-from ..keys import INFO
+from ..keys import INFO, NAMED
 from .base import TMP_PREFIX, check_key
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ class LocalStorage:
 
     async def list(self, prefix: str) -> list[str]:
         return await self._blocking(self._list, self.path(prefix))
+
+    async def any_below(self, prefix: str) -> bool:
+        return await self._blocking(_any_file, self.path(prefix))
 
     async def delete_prefix(self, prefix: str) -> int:
         return await self._blocking(self._delete_tree, self.path(prefix))
@@ -133,6 +136,21 @@ class LocalStorage:
             directory = directory.parent
 
 
+def _any_file(directory: Path) -> bool:
+    """Stops at the first file (temp files are nobody's), so a full tree costs one path down."""
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if _any_file(Path(entry.path)):
+                        return True
+                elif not entry.name.startswith(TMP_PREFIX):
+                    return True
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    return False
+
+
 def _temp_file(directory: Path) -> tuple[int, str]:
     """Directories are made when a write finds them missing, not checked before every write."""
     try:
@@ -151,10 +169,12 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _image_directories(root: Path) -> list[Path]:
+    """Content keys' directories, and named keys' ({ns}/_/{name}: keys.NAMED)."""
     level = [root]
     for _ in range(_IMAGE_DEPTH):
         level = [entry for d in level for entry in _subdirectories(d)]
-    return level
+    named = [d for ns in _subdirectories(root) for d in _subdirectories(ns / NAMED)]
+    return level + named
 
 
 def _subdirectories(directory: Path) -> list[Path]:

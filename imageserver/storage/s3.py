@@ -61,8 +61,13 @@ class S3Storage:
         return cls(parsed.netloc, parsed.path, settings)
 
     async def open(self) -> None:
-        """Credentials: the standard AWS chain (env, shared config and profile, instance role)."""
-        client = aioboto3.Session().client(
+        """Credentials: --s3-access-key-id and --s3-secret-access-key when set, else the standard
+        AWS chain (env, shared config and profile, instance role)."""
+        session = aioboto3.Session(
+            aws_access_key_id=self.settings.s3_access_key_id or None,
+            aws_secret_access_key=self.settings.s3_secret_access_key or None,
+        )
+        client = session.client(
             "s3",
             endpoint_url=self.settings.s3_endpoint_url or None,
             region_name=self.settings.s3_region or None,
@@ -113,6 +118,15 @@ class S3Storage:
 
     async def list(self, prefix: str) -> list[str]:
         return sorted(await self._call("list", lambda: self._list(prefix)))
+
+    async def any_below(self, prefix: str) -> bool:
+        response = await self._call(
+            "list",
+            lambda: self._s3.list_objects_v2(
+                Bucket=self.bucket, Prefix=self._key(prefix) + "/", MaxKeys=1
+            ),
+        )
+        return bool(response.get("KeyCount"))
 
     async def delete_prefix(self, prefix: str) -> int:
         return await self._call("delete", lambda: self._delete_all(prefix))

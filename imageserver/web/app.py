@@ -9,10 +9,11 @@ from typing import Any
 from aiohttp import web
 
 from ..jobs import Jobs, Workers
+from ..jwtauth import load_keys
 from ..services import build_services
 from ..settings import Settings
 from .accesslog import redact_access_log
-from .appkeys import JOBS, SERVICES, SIBLINGS
+from .appkeys import GATEWAY_JWT, JOBS, SERVICES, SIBLINGS
 from .middleware import error_middleware
 from .routes import add_routes
 from .siblings import Siblings, publishing
@@ -29,6 +30,9 @@ def create_app(settings: Settings, siblings: Siblings | None = None) -> web.Appl
     redact_access_log()
     app[SERVICES] = build_services(settings)
     app[JOBS] = Jobs(settings)
+    jwt_keys = load_keys(settings.gateway_jwt_secret, settings.gateway_jwt_public_key)
+    if jwt_keys is not None:  # the gateway's routes then take a JWT instead of an API key
+        app[GATEWAY_JWT] = jwt_keys
     app.cleanup_ctx.append(_services_context)
     app.cleanup_ctx.append(_jobs_context)
     if siblings is not None:

@@ -30,20 +30,29 @@ def _services(request: web.Request) -> Services:
 
 
 def _image_key(request: web.Request) -> ImageKey:
+    """Either route form (web/routes.py): a content hash's partitions, or a name."""
     m = request.match_info
+    if "name" in m:
+        return ImageKey.of_name(m["namespace"], m["name"])
     return ImageKey.from_path(m["namespace"], m["aaa"], m["bbb"], m["ccc"], m["rest"])
 
 
-async def index(request: web.Request) -> web.Response:
-    return web.json_response({"name": "imageserver", "version": __version__})
+def about() -> dict[str, str]:
+    """GET /'s answer (web/seeds/insight.py serves it, with insight-reloaded's greeting)."""
+    return {"name": "imageserver", "version": __version__}
 
 
 async def healthz(request: web.Request) -> web.Response:
     """A load balancer drains a node by creating its maintenance file."""
-    maintenance_file = _services(request).settings.maintenance_file
-    if maintenance_file and await asyncio.to_thread(os.path.exists, maintenance_file):
+    if await in_maintenance(request):
         return web.json_response({"status": "maintenance"}, status=503)
     return web.json_response({"status": "ok"})
+
+
+async def in_maintenance(request: web.Request) -> bool:
+    """Whether --maintenance-file exists: /healthz and the seeds' heartbeats answer 503 then."""
+    maintenance_file = _services(request).settings.maintenance_file
+    return bool(maintenance_file) and await asyncio.to_thread(os.path.exists, maintenance_file)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -57,7 +66,7 @@ async def metrics(request: web.Request) -> web.Response:
 async def upload(request: web.Request) -> web.Response:
     services = _services(request)
     namespace = check_namespace(request.match_info["namespace"])
-    outputs = _requested_outputs(request, services) + services.namespace_outputs.get(namespace, [])
+    outputs = _requested_outputs(request, services) + services.outputs_on_upload(namespace)
     data = await _original_bytes(request, services)
     render_outputs = services.variants.for_upload(outputs, data)
     password = request.query.get("password")  # encrypted PDFs; never logged (web/accesslog.py)
@@ -118,7 +127,7 @@ async def original(request: web.Request) -> web.Response:
     data = await originals.original(key)
     etag = '"' + described["hash"] + '"'
     content_type = described["content_type"]
-    headers = original_headers(content_type)
+    headers = original_headers(content_type, file=described.get("file", False))
     return immutable_bytes(request, data, content_type, etag, headers)
 
 

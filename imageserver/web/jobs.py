@@ -1,5 +1,5 @@
 """Thin handlers of the jobs API: parse, call `Jobs`, shape the answer. No status codes chosen
-here but 202 (accepted) and 200 (an idempotency key's existing job)."""
+here but 202 (accepted) and 200 (an idempotency key's existing job, a finished job removed)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,11 @@ def with_job_form(upload: Handler) -> Handler:
 
 async def submit(request: web.Request) -> web.Response:
     """POST /jobs with a JSON object: every field of the form, plus headers, group, mime, ..."""
+    return await _enqueue(request, await json_object(request))
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """A job's JSON body, capped at MAX_BODY_BYTES (also the seeds' JSON submissions)."""
     raw = await read_capped(
         request.content, MAX_BODY_BYTES, what="job", declared_length=request.content_length
     )
@@ -50,28 +55,34 @@ async def submit(request: web.Request) -> web.Response:
         body = None
     if not isinstance(body, dict):
         raise BadRequest("body: expected a JSON object")
-    return await _enqueue(request, body)
+    return body
 
 
 async def _enqueue(request: web.Request, body: dict[str, Any]) -> web.Response:
+    answer, created = await enqueue(request, body)
+    return web.json_response(answer, status=202 if created else 200)
+
+
+async def enqueue(request: web.Request, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """A job body, parsed and submitted: the accepted answer, and whether the job is new. The
+    seeds' spellings (web/seeds/) submit through here too, and shape the answer their way."""
     jobs = _jobs(request)
     if "Idempotency-Key" in request.headers:
         body = {"idempotency_key": request.headers["Idempotency-Key"], **body}
     parsed = parse_request(body, jobs.settings, parsers())
     job, created = await jobs.submit(parsed, str(request.url.origin()))
     # a resubmitted key answers with its job as stored, whatever queue this body names
-    return await _accepted(request, job.key, job.get_queue().name, 202 if created else 200)
+    return await _accepted(request, job.key, job.get_queue().name), created
 
 
-async def _accepted(request: web.Request, job_id: str, queue: str, status: int) -> web.Response:
+async def _accepted(request: web.Request, job_id: str, queue: str) -> dict[str, Any]:
     waiting = (await _jobs(request).queue_status(queue))["number_in_queue"]
-    answer = {
+    return {
         "job_id": job_id,
         "queue": queue,
         "number_in_queue": waiting,
         "status_url": f"{request.url.origin()}/jobs/{job_id}",
     }
-    return web.json_response(answer, status=status)
 
 
 async def get(request: web.Request) -> web.Response:
@@ -79,15 +90,18 @@ async def get(request: web.Request) -> web.Response:
 
 
 async def cancel(request: web.Request) -> web.Response:
-    """202: a queued job is cancelled now, a running one once its worker notices (a second)."""
+    """202: a queued job is cancelled now, a running one once its worker notices (a second);
+    200: a finished job is removed, answered with what it was."""
     jobs = _jobs(request)
-    job = await jobs.cancel(request.match_info["id"])
+    job, removed = await jobs.delete(request.match_info["id"])
+    if removed:
+        return web.json_response(job_view(job))
     return web.json_response(job_view(await jobs.get(job.key)), status=202)
 
 
 async def retry(request: web.Request) -> web.Response:
     job = await _jobs(request).retry(request.match_info["id"])
-    return await _accepted(request, job.key, job.get_queue().name, 202)
+    return web.json_response(await _accepted(request, job.key, job.get_queue().name), status=202)
 
 
 async def resend_callback(request: web.Request) -> web.Response:

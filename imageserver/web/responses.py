@@ -44,8 +44,11 @@ SCRIPTABLE = frozenset({"image/svg+xml"})
 UNSANDBOXED = frozenset({"application/pdf"})
 
 
-def original_headers(content_type: str) -> dict[str, str]:
-    headers = {} if content_type in UNSANDBOXED else {"Content-Security-Policy": SANDBOX}
-    if content_type in SCRIPTABLE:
+def original_headers(content_type: str, *, file: bool = False) -> dict[str, str]:
+    """`file`: a download of no image format (jobs' `download` kind), whose type is only what
+    its server claimed: always sandboxed, always an attachment, whatever it claims to be."""
+    sandboxed = file or content_type not in UNSANDBOXED
+    headers = {"Content-Security-Policy": SANDBOX} if sandboxed else {}
+    if file or content_type in SCRIPTABLE:
         headers["Content-Disposition"] = "attachment"
     return headers

@@ -10,11 +10,15 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from ..keys import NAMED
 from . import handlers, jobs, seeds
 from .middleware import needs_api_key, runs_to_completion
 from .seeds import downloader, gateway, insight
 
 IMAGE = "/{namespace}/{aaa}/{bbb}/{ccc}/{rest}"
+# An original stored under a client's name (keys.NAMED): read like IMAGE, never deleted (a name
+# is written once, and its outputs are cached as immutable)
+NAMED_IMAGE = "/{namespace}/" + NAMED + "/{name}"
 
 
 def _write(handler: Handler) -> Handler:
@@ -50,4 +54,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(IMAGE + "/original", handlers.original)
     app.router.add_get(IMAGE + "/pages.json", handlers.pages)
     app.router.add_get(IMAGE + "/{token}", handlers.output)
+    app.router.add_get(NAMED_IMAGE + "/info.json", handlers.info)
+    app.router.add_get(NAMED_IMAGE + "/original", handlers.original)
+    app.router.add_get(NAMED_IMAGE + "/{token}", handlers.output)
     app.router.add_delete(IMAGE, _write(handlers.delete))

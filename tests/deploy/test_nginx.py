@@ -13,6 +13,7 @@ import pytest
 from deploy import nginx_conf
 from imageserver.formats import OUTPUT_FORMATS
 from imageserver.keys import IMMUTABLE
+from imageserver.web.appkeys import SERVICES
 from tests.conftest import Server, ServerFactory, image_bytes
 from tests.s3_fixtures import free_port
 
@@ -106,7 +107,7 @@ async def test_errors_redirects_and_writes_go_to_the_app(front: Server) -> None:
     base = front.image_url(info["hash"])
     path = base.removeprefix(front.url)
     (front.storage / path.lstrip("/") / ".tmp-abc123").write_bytes(b"half an output")
-    expected = {"/w0.jpg": "bad_size", "/.tmp-abc123": "bad_request", "/w200.tiff": "bad_format"}
+    expected = {"/w0.jpg": "bad_size", "/.tmp-abc123": "bad_request", "/w200.bmp": "bad_format"}
     for suffix, code in expected.items():
         async with front.session.get(base + suffix) as resp:
             assert (resp.status, (await resp.json())["error"]) == (400, code), suffix
@@ -118,3 +119,20 @@ async def test_errors_redirects_and_writes_go_to_the_app(front: Server) -> None:
         assert resp.status == 200
     async with front.session.get(base + "/w200.jpg") as resp:
         assert (resp.status, (await resp.json())["error"]) == (404, "not_found")
+
+
+async def test_an_original_stored_under_a_name_is_served_alike(front: Server) -> None:
+    """/{ns}/_/{name}/... (keys.NAMED): info.json and rendered outputs from disk too."""
+    originals = front.app[SERVICES].originals
+    stored = await originals.ingest("insight", image_bytes("grid.jpg"), name="doc-1")
+    base = f"{front.url}/insight/_/doc-1"
+    async with front.session.get(base + "/info.json") as resp:
+        assert NGINX_ETAG.fullmatch(resp.headers["ETag"])
+        assert await resp.json() == stored.info
+    etags = []
+    for _ in ("app", "nginx"):
+        async with front.session.get(base + "/w20.jpg") as resp:
+            assert (resp.status, resp.headers.getall("Cache-Control")) == (200, [IMMUTABLE])
+            etags.append(resp.headers["ETag"])
+    assert APP_ETAG.fullmatch(etags[0])
+    assert NGINX_ETAG.fullmatch(etags[1])

@@ -12,7 +12,7 @@ from imageserver.transform import parse_token
 from tests.conftest import TESTDATA
 
 LIMITS = render.Limits(max_pixels=50_000_000, max_frames=500)
-OUTPUT_FORMATS = ("jpg", "png", "webp", "gif", "avif")
+OUTPUT_FORMATS = ("jpg", "png", "webp", "gif", "avif", "tiff")
 
 # Refused with a 4xx, and why: everything else in the corpus must render in every format.
 REFUSED = {

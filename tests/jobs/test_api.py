@@ -65,6 +65,7 @@ async def test_the_form_without_a_callback_stays_synchronous(
         ({"namespace": "p", "source": "http://x.test/a", "callback_url": "x"}, 400, "callback_url"),
         ({"namespace": "p", "source": "http://x.test/a", "kind": "pdf"}, 400, "kind"),
         ({"namespace": "jobs", "source": "http://x.test/a"}, 400, "namespace"),
+        ({"namespace": "p", "source": "http://x.test/a", "name": "a/b"}, 400, "name"),
     ],
 )
 async def test_every_field_is_checked_before_enqueueing(

@@ -116,7 +116,9 @@ async def test_cancel_a_running_job(
     view = await finished(server, answer["job_id"])
     assert (view["state"], view["error"]) == ("cancelled", "cancelled")
     async with server.session.delete(f"{server.url}/jobs/{answer['job_id']}") as resp:
-        assert resp.status == 409
+        assert (resp.status, (await resp.json())["state"]) == (200, "cancelled")  # now removed
+    async with server.session.get(f"{server.url}/jobs/{answer['job_id']}") as resp:
+        assert resp.status == 404
 
 
 async def test_cancel_a_queued_job(start_jobs_server: ServerFactory, origin: Origin) -> None:

@@ -55,6 +55,17 @@ async def test_list_and_delete_prefix(storage: Storage) -> None:
     assert await storage.delete_prefix("p/none") == 0
 
 
+async def test_any_below(storage: Storage) -> None:
+    assert not await storage.any_below("p")
+    await storage.put("pq/a/b/original", b"x", content_type="application/octet-stream")
+    assert not await storage.any_below("p")  # a sibling sharing the name's start is not below
+    await storage.put("p/a/b/original", b"x", content_type="application/octet-stream")
+    assert await storage.any_below("p")
+    assert await storage.any_below("p/a")
+    await storage.delete_prefix("p/a/b")
+    assert not await storage.any_below("p")
+
+
 @pytest.mark.parametrize("key", ["../etc/passwd", "p/../../x", "/abs", "p//x", "p/./x", ""])
 async def test_keys_cannot_escape(storage: Storage, key: str) -> None:
     with pytest.raises(BadRequest):

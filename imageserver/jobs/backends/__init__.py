@@ -2,7 +2,8 @@
 
 `sqlite:///path/jobs.db` (embedded, one machine, several processes) and `redis://host:port/db`
 (several machines). Each gives saq queues that can also *claim* a job without waiting, which is
-what strict priority across queues needs, and lease-based slots for the fetch limits.
+what strict priority across queues needs, lease-based slots for the fetch limits, and the
+proxy each job group keeps.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import asyncio
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from saq import Job, Queue
+from saq import Job, Queue, Status
+from saq.utils import exponential_backoff
 
 from ...settings import SettingsError
 from ..waiting import wait_event
@@ -21,13 +23,42 @@ from ..waiting import wait_event
 DEFAULT_POLL_S = 0.05  # how often an idle worker looks for jobs enqueued by another process
 
 
+# Past this many doublings any first delay is over any cap; saq's backoff would go on to 2**1024,
+# past a float, at the 1025th attempt of a job that retries for ever (job_max_attempts 0).
+MAX_DOUBLINGS = 62
+
+
+class CappedBackoffJob(Job):
+    """saq's Job, whose backoff stops doubling once past its cap (`retry_backoff`, seconds)
+    instead of raising OverflowError after 1024 attempts; the delays are saq's otherwise."""
+
+    def next_retry_delay(self) -> float:
+        if self.retry_backoff is False:
+            return self.retry_delay
+        cap = None if self.retry_backoff is True else float(self.retry_backoff)
+        return exponential_backoff(min(self.attempts, MAX_DOUBLINGS), self.retry_delay, cap)
+
+
 class ClaimingQueue(Queue):
-    """A saq queue with `claim()`: dequeue now or return None, never wait."""
+    """A saq queue with `claim()`: dequeue now or return None, never wait; and `remove()`."""
 
     wakeup: asyncio.Event  # shared by the backend's queues, see `Backend.wakeup`
 
     @abstractmethod
     async def claim(self) -> Job | None: ...
+
+    @abstractmethod
+    async def remove(self, job_key: str) -> bool:
+        """Deletes a finished job's record; False when it is not finished (a retry came first)
+        or already gone."""
+
+    def deserialize(self, payload: Any, status: Status | str | None = None) -> Job | None:
+        """saq's, as a CappedBackoffJob: every job a worker runs, retries or sweeps is read here.
+        The classes differ only in that method, so the instance changes class in place."""
+        job = super().deserialize(payload, status)
+        if job is not None:
+            job.__class__ = CappedBackoffJob
+        return job
 
 
 class Backend(Protocol):
@@ -46,6 +77,11 @@ class Backend(Protocol):
         ...
 
     async def release(self, slot: str, holder: str) -> None: ...
+
+    async def group_proxy(self, group: str, proxy: str | None, ttl_s: float) -> str | None:
+        """The proxy `group` keeps: the first one given (`proxy`, when it has none yet), for
+        `ttl_s` after the group's last job; None while it has none."""
+        ...
 
 
 def open_backend(url: str) -> Backend:

@@ -1,7 +1,8 @@
-"""Redis, for workers on several machines: saq's own RedisQueue, plus `claim` and fetch slots.
+"""Redis, for workers on several machines: saq's RedisQueue, plus `claim`, fetch slots and
+group proxies.
 
-`claim` is saq's dequeue without the wait: LMOVE from the queue's `queued` list to its `active`
-list (saq's BLMOVE, unblocked), then saq reads the job as its dequeue does.
+`claim` is saq's dequeue without the wait: the head of the queue's `queued` list moves to its
+`active` list (saq's BLMOVE, unblocked), marked active in the same script.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from redis import asyncio as aioredis
 from saq import Job, Status
 from saq.queue.redis import RedisQueue
+from saq.utils import now
 
 from . import ClaimingQueue
 
@@ -28,16 +30,62 @@ if redis.call('ZSCORE', KEYS[1], ARGV[3]) or redis.call('ZCARD', KEYS[1]) < tonu
 end
 return 0
 """
+# A group's proxy: set by its first job that names one, never replaced; kept while it has jobs.
+_GROUP_PROXY = """
+if ARGV[1] ~= '' then
+    redis.call('SET', KEYS[1], ARGV[1], 'NX')
+end
+local kept = redis.call('GET', KEYS[1])
+if kept then
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return kept
+"""
+
+# The claim of the job read at the head of `queued` (ARGV[1], as read): moved to `active` and
+# stored as active (ARGV[2]) at once, unless another claim or a cancel came first.
+_CLAIM = """
+if redis.call('LINDEX', KEYS[1], 0) ~= KEYS[3] or redis.call('GET', KEYS[3]) ~= ARGV[1] then
+    return 0
+end
+redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+redis.call('SET', KEYS[3], ARGV[2], 'KEEPTTL')
+return 1
+"""
+# A finished job's record is deleted; one that is not finished (a retry came first) is left alone.
+_REMOVE = """
+local stored = redis.call('GET', KEYS[1])
+if not stored then return 0 end
+local status = cjson.decode(stored)['status']
+if status == 'complete' or status == 'failed' or status == 'aborted' then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 
 
 class ClaimingRedisQueue(RedisQueue, ClaimingQueue):
     def __init__(self, redis: Any, name: str, wakeup: asyncio.Event) -> None:
         super().__init__(redis, name=name)
         self.wakeup = wakeup
+        self._claim = redis.register_script(_CLAIM)
 
     async def claim(self) -> Job | None:
-        job_id = await self.redis.lmove(self._queued, self._active, "LEFT", "RIGHT")
-        return None if job_id is None else await self._get_job_by_id(job_id)
+        """Active as it enters `active`: saq's sweep takes a job there whose status is not active
+        for one a dead worker dequeued, and aborted jobs a worker had just claimed (saq's own
+        dequeue writes the status a moment later). `started` and `touched` as SQLite's claim."""
+        while (job_id := await self.redis.lindex(self._queued, 0)) is not None:
+            stored = await self.redis.get(job_id)
+            job = self.deserialize(stored)
+            if job is None:  # its record is gone (expired): nothing to run
+                await self.redis.lrem(self._queued, 1, job_id)
+                continue
+            job.status = Status.ACTIVE
+            job.started = job.touched = now()
+            keys, args = [self._queued, self._active, job_id], [stored, self.serialize(job)]
+            if await self._claim(keys=keys, args=args):
+                return job
+        return None
 
     async def _enqueue(self, job: Job) -> Job | None:
         enqueued = await super()._enqueue(job)
@@ -47,6 +95,10 @@ class ClaimingRedisQueue(RedisQueue, ClaimingQueue):
     async def _retry(self, job: Job, error: str | None) -> None:
         await super()._retry(job, error)
         self.wakeup.set()
+
+    async def remove(self, job_key: str) -> bool:
+        """A finished job is only its key (saq's lists and sorted set hold unfinished ones)."""
+        return bool(await self.redis.eval(_REMOVE, 1, self.job_id(job_key)))
 
     async def abort(self, job: Job, error: str, ttl: float = 5) -> None:
         """saq's, and then a job waiting out a retry's delay (in neither list, so saq leaves it
@@ -59,12 +111,13 @@ class ClaimingRedisQueue(RedisQueue, ClaimingQueue):
 
     async def _update(self, job: Job, status: Status | None = None, **kwargs: Any) -> None:
         """saq's own, with KEEPTTL: a finished job updated later (its callback's delivery) keeps
-        the TTL its finish gave it, where a plain SET would keep it for ever."""
+        the TTL its finish gave it, where a plain SET would keep it for ever; and XX: a job
+        removed meanwhile (DELETE /jobs/{id}) stays removed, as an UPDATE of SQLite's does."""
         if not status:
             stored = await self.job(job.key)
             status = stored.status if stored else None
         job.status = status or job.status
-        await self.redis.set(job.id, self.serialize(job), keepttl=True)
+        await self.redis.set(job.id, self.serialize(job), keepttl=True, xx=True)
         await self.notify(job)
 
 
@@ -76,6 +129,7 @@ class RedisBackend:
         self.wakeup = asyncio.Event()
         self._queues: list[ClaimingRedisQueue] = []
         self._acquire = self.redis.register_script(_ACQUIRE)
+        self._group_proxy = self.redis.register_script(_GROUP_PROXY)
 
     def queue(self, name: str) -> ClaimingRedisQueue:
         queue = ClaimingRedisQueue(self.redis, name, self.wakeup)
@@ -98,3 +152,8 @@ class RedisBackend:
 
     async def release(self, slot: str, holder: str) -> None:
         await self.redis.zrem(f"imageserver:slots:{slot}", holder)
+
+    async def group_proxy(self, group: str, proxy: str | None, ttl_s: float) -> str | None:
+        keys = [f"imageserver:group_proxy:{group}"]
+        kept = await self._group_proxy(keys=keys, args=[proxy or "", int(ttl_s) + 1])
+        return kept.decode() if kept else None

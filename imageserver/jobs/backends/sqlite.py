@@ -240,6 +240,13 @@ class SqliteQueue(ClaimingQueue):
             )
         )
 
+    async def remove(self, job_key: str) -> bool:
+        """In one statement with its check, so a retry enqueued meanwhile is never deleted."""
+        sql = f"DELETE FROM saq_jobs WHERE queue = ? AND key = ? AND status IN ({_marks(TERMINAL)})"
+        args = (self.name, job_key, *TERMINAL)
+        deleted = await self.store.write(lambda c: c.execute(sql, args).rowcount, durable=True)
+        return deleted == 1
+
     async def abort(self, job: Job, error: str, ttl: float = 5) -> None:
         """A queued job is aborted at once; a running one is marked for its worker to cancel.
 
@@ -322,13 +329,14 @@ def _expiry(job: Job) -> float | None:
 
 
 class SqliteBackend:
-    """The queues and fetch slots of one database file."""
+    """The queues, fetch slots and group proxies of one database file."""
 
     def __init__(self, url: str) -> None:
         self.store = SqliteStore(sqlite_path(url))
         self.wakeup = self.store.wakeup
         self.acquire = self.store.acquire
         self.release = self.store.release
+        self.group_proxy = self.store.group_proxy
 
     def queue(self, name: str) -> SqliteQueue:
         return SqliteQueue(self.store, name)

@@ -49,6 +49,11 @@ CREATE TABLE IF NOT EXISTS fetch_slots (
     expire_at REAL NOT NULL,
     PRIMARY KEY (slot, holder)
 );
+CREATE TABLE IF NOT EXISTS group_proxies (
+    grp TEXT PRIMARY KEY,
+    proxy TEXT NOT NULL,
+    expire_at REAL NOT NULL
+);
 """
 
 
@@ -160,3 +165,19 @@ class SqliteStore:
             conn.execute("DELETE FROM fetch_slots WHERE slot = ? AND holder = ?", (slot, holder))
 
         await self.write(drop)
+
+    async def group_proxy(self, group: str, proxy: str | None, ttl_s: float) -> str | None:
+        def keep(conn: sqlite3.Connection) -> str | None:
+            now = time.time()
+            conn.execute("DELETE FROM group_proxies WHERE grp = ? AND expire_at <= ?", (group, now))
+            if proxy:
+                conn.execute(
+                    "INSERT OR IGNORE INTO group_proxies VALUES (?, ?, ?)", (group, proxy, now)
+                )
+            conn.execute(
+                "UPDATE group_proxies SET expire_at = ? WHERE grp = ?", (now + ttl_s, group)
+            )
+            row = conn.execute("SELECT proxy FROM group_proxies WHERE grp = ?", (group,)).fetchone()
+            return row[0] if row else None
+
+        return await self.write(keep)
