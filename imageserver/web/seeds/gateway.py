@@ -14,12 +14,10 @@ from typing import Any
 from aiohttp import web
 
 from ...errors import BadRequest
-from ...jobs.request import parse_request
-from ...jobs.tasks import parsers
 from ...jobs.vesta import TaskStatus, dashed, job_id_of, native_body, revoked, status_answer
 from ...jobs.views import job_view
 from ..appkeys import GATEWAY_JWT, JOBS
-from ..jobs import json_object
+from ..jobs import enqueue, json_object
 from ..middleware import check_api_key
 
 
@@ -27,12 +25,10 @@ async def annotate(request: web.Request) -> web.Response:
     """`POST /{service}/annotate` with `doc_url`, or `/annotate/{storage_doc_id}` for an
     original stored in the service's namespace: `{"uuid": ...}` of the job."""
     _authorise(request)
-    jobs = request.app[JOBS]
     fields = await _fields(request)
     body = native_body(request.match_info["service"], fields, request.match_info.get("doc_id"))
-    parsed = parse_request(body, jobs.settings, parsers())
-    job, _ = await jobs.submit(parsed, str(request.url.origin()))
-    return web.json_response({"uuid": dashed(job.key)})
+    answer, _ = await enqueue(request, body)
+    return web.json_response({"uuid": dashed(answer["job_id"])})
 
 
 process = annotate  # seed 1.8.0: the same request, its body JSON (or a form)
