@@ -6,6 +6,7 @@ at the first request that needs it. Pure: no aiohttp, no pyvips.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import presets
@@ -23,31 +24,34 @@ MAX_PRESIGN_TTL_S = 7 * 24 * 3600
 
 def problems(settings: Settings) -> list[str]:
     """Every problem at once, one line each: an operator fixes them in one go."""
-    positive = (
-        "processes",
-        "max_upload_bytes",
-        "max_pixels",
-        "max_frames",
-        "max_output_side",
-        "render_queue",
-        "upload_idle_timeout_s",
+    problems = _positive(
+        settings,
+        (
+            "processes",
+            "max_upload_bytes",
+            "max_pixels",
+            "max_frames",
+            "max_output_side",
+            "render_queue",
+            "upload_idle_timeout_s",
+            "source_timeout_s",
+        ),
     )
-    problems = [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
-    non_negative = (
-        "render_workers",
-        "vips_concurrency",
-        "malloc_arenas",
-        "malloc_mmap_threshold",
-        "release_memory_after_s",
-        "memory_cache_bytes",
-        "render_failure_ttl_s",
-        "sweep_after_s",
+    problems += _non_negative(
+        settings,
+        (
+            "render_workers",
+            "vips_concurrency",
+            "malloc_arenas",
+            "malloc_mmap_threshold",
+            "release_memory_after_s",
+            "memory_cache_bytes",
+            "render_failure_ttl_s",
+            "sweep_after_s",
+        ),
     )
-    problems += [f"{name}: must be >= 0" for name in non_negative if getattr(settings, name) < 0]
     if not 0 < settings.port < 65536:
         problems.append(f"port: expected 1-65535, got {settings.port}")
-    if settings.source_timeout_s <= 0:
-        problems.append("source_timeout_s: must be > 0")
     if settings.statsd and not settings.statsd.rpartition(":")[2].isdigit():
         problems.append(f"statsd: expected host:port, got {settings.statsd!r}")
     problems += _namespace_output_problems(settings)
@@ -77,15 +81,16 @@ def _namespace_output_problems(settings: Settings) -> list[str]:
             )
         except ImageServerError as exc:
             problems.append(f"namespace_outputs: {namespace}: {exc.message}")
-    try:
-        parse_tokens(",".join(settings.upload_outputs), max_side=settings.max_output_side)
-    except ImageServerError as exc:
-        problems.append(f"upload_outputs: {exc.message}")
-    for namespace in settings.md5_namespaces:
-        try:
-            check_namespace(namespace)
-        except ImageServerError as exc:
-            problems.append(f"md5_namespaces: {exc.message}")
+    upload = _error_of(
+        lambda: parse_tokens(",".join(settings.upload_outputs), max_side=settings.max_output_side)
+    )
+    if upload:
+        problems.append(f"upload_outputs: {upload}")
+    problems += [
+        f"md5_namespaces: {error}"
+        for error in map(_namespace_error, settings.md5_namespaces)
+        if error
+    ]
     return problems
 
 
@@ -97,10 +102,9 @@ def _preset_problems(settings: Settings) -> list[str]:
             problem = presets.name_problem(name) or _stem_problem(stem, settings)
             if problem:
                 problems.append(f"namespace_presets: {namespace}: {name}: {problem}")
-        try:
-            check_namespace(namespace)
-        except ImageServerError as exc:
-            problems.append(f"namespace_presets: {exc.message}")
+        error = _namespace_error(namespace)
+        if error:
+            problems.append(f"namespace_presets: {error}")
     return problems
 
 
@@ -133,24 +137,42 @@ def _policy_problems(settings: Settings) -> list[str]:
 
 def _stem_problem(stem: str, settings: Settings) -> str | None:
     """A stem is a token without its format: `stem.jpg` must parse (jpg takes every option)."""
+    return _error_of(lambda: parse_token(stem + ".jpg", max_side=settings.max_output_side))
+
+
+def _positive(settings: Settings, names: tuple[str, ...]) -> list[str]:
+    return [f"{name}: must be > 0" for name in names if getattr(settings, name) <= 0]
+
+
+def _non_negative(settings: Settings, names: tuple[str, ...]) -> list[str]:
+    return [f"{name}: must be >= 0" for name in names if getattr(settings, name) < 0]
+
+
+def _namespace_error(namespace: str) -> str | None:
+    return _error_of(lambda: check_namespace(namespace))
+
+
+def _error_of(check: Callable[[], object]) -> str | None:
+    """The message of the ImageServerError that `check()` raises, if it does."""
     try:
-        parse_token(stem + ".jpg", max_side=settings.max_output_side)
+        check()
     except ImageServerError as exc:
         return exc.message
     return None
 
 
 def _pdf_problems(settings: Settings) -> list[str]:
-    positive = (
-        "pdf_page_timeout_s",
-        "pdf_max_pages",
-        "rasterize_dpi",
-        "rasterize_fallback_dpi",
-        "document_renders",
+    problems = _positive(
+        settings,
+        (
+            "pdf_page_timeout_s",
+            "pdf_max_pages",
+            "rasterize_dpi",
+            "rasterize_fallback_dpi",
+            "document_renders",
+        ),
     )
-    problems = [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
-    if settings.pdf_workers < 0:
-        problems.append("pdf_workers: must be >= 0")
+    problems += _non_negative(settings, ("pdf_workers",))
     if not 0 <= settings.rasterize_max_side <= settings.max_output_side:
         problems.append(f"rasterize_max_side: expected 0-{settings.max_output_side}")
     if output_format(settings.rasterize_format) is None:
@@ -172,8 +194,9 @@ def _s3_problems(settings: Settings) -> list[str]:
         problems.append(f"s3_presign_ttl_s: expected 1-{MAX_PRESIGN_TTL_S} (SigV4's limit)")
     if bool(settings.s3_access_key_id) != bool(settings.s3_secret_access_key):
         problems.append("s3_access_key_id and s3_secret_access_key: set both or neither")
-    positive = ("s3_max_connections", "s3_timeout_s", "s3_max_attempts", "s3_connect_timeout_s")
-    problems += [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
+    problems += _positive(
+        settings, ("s3_max_connections", "s3_timeout_s", "s3_max_attempts", "s3_connect_timeout_s")
+    )
     return problems
 
 
@@ -189,10 +212,10 @@ def _jobs_problems(settings: Settings) -> list[str]:
         problems.append("job_queues: expected at least one name, each once")
     if settings.job_default_queue not in settings.job_queues:
         problems.append(f"job_default_queue: {settings.job_default_queue!r} is not in job_queues")
-    try:  # where insight-reloaded's GET /?url= jobs store their previews
-        check_namespace(settings.insight_namespace)
-    except ImageServerError as exc:
-        problems.append(f"insight_namespace: {exc.message}")
+    # where insight-reloaded's GET /?url= jobs store their previews
+    insight = _namespace_error(settings.insight_namespace)
+    if insight:
+        problems.append(f"insight_namespace: {insight}")
     if settings.jobs_url and not settings.jobs_url.startswith(
         ("sqlite://", "redis://", "rediss://")
     ):
@@ -201,18 +224,19 @@ def _jobs_problems(settings: Settings) -> list[str]:
         ("redis://", "rediss://")
     ):
         problems.append("callback_stream_url: expected redis://host:port/db")
-    positive = (
-        "job_concurrency",
-        "job_timeout_s",
-        "job_ttl_s",
-        "job_heartbeat_s",
-        "job_host_limit",
-        "callback_max_attempts",
-        "callback_timeout_s",
+    problems += _positive(
+        settings,
+        (
+            "job_concurrency",
+            "job_timeout_s",
+            "job_ttl_s",
+            "job_heartbeat_s",
+            "job_host_limit",
+            "callback_max_attempts",
+            "callback_timeout_s",
+        ),
     )
-    problems += [f"{name}: must be > 0" for name in positive if getattr(settings, name) <= 0]
-    non_negative = ("job_max_attempts", "job_retry_delay_s")
-    problems += [f"{name}: must be >= 0" for name in non_negative if getattr(settings, name) < 0]
+    problems += _non_negative(settings, ("job_max_attempts", "job_retry_delay_s"))
     return problems
 
 
