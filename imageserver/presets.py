@@ -14,6 +14,7 @@ NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _LEADING_NAME = re.compile(r"[a-z][a-z0-9_]*")
 # A name that reads as a size (w150, x20, h3) would shadow that size for the whole namespace.
 _SIZE_LIKE = re.compile(r"[whx][0-9]+")
+RESERVED = frozenset({"placeholder"})  # transform.PLACEHOLDER (transform imports this module)
 
 
 def expand(token: str, presets: Mapping[str, str]) -> str:
@@ -35,4 +36,6 @@ def name_problem(name: str) -> str | None:
         return f"expected a name matching {NAME.pattern}, got {name!r}"
     if _SIZE_LIKE.fullmatch(name):
         return f"{name!r} reads as a size (wN, hN, xN)"
+    if name in RESERVED:
+        return f"{name!r} is an output of its own (placeholder.png)"
     return None

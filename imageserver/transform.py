@@ -1,30 +1,65 @@
 """Output tokens (`300x200-smart-q50-p2@2x.webp`) parsed once into an immutable `Transform`.
 
-Every field is validated here, before any pixel work, with a message naming the field, what was
-expected and what was received. `Transform.token()` is the one canonical spelling. Pure.
+Every field is validated here (each option's own range in transform_options.py), before any
+pixel work, with a message naming the field, what was expected and what was received.
+`Transform.token()` is the one canonical spelling. Pure.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
+from typing import Any
 
 from .errors import BadRequest
 from .formats import OUTPUT_FORMATS, output_format
 from .presets import expand
+from .transform_options import MAX_PAGE, SPELLERS, read_option
+
+__all__ = ["MAX_PAGE"]
 
 MAX_DENSITY = 3
-MAX_PAGE = 99_999  # pages of a document, 1-based; the document's own count is checked at render
 AUTO_FORMAT = "auto"  # chosen per request from the Accept header (see negotiate.py)
+PLACEHOLDER = "placeholder"  # `placeholder.png`: the original's ThumbHash, drawn small
+LOSSLESS_FORMATS = frozenset({"webp", "avif"})
+INTERLACED_FORMATS = frozenset({"jpg", "png", "gif"})
 _MAX_DIGITS = 6  # enough for any side we allow; stops '10**1000' from reaching int()
 
 
 class Fit(Enum):
-    CROP = "crop"  # fill the box, crop the centre (the default for boxes)
+    CROP = "crop"  # fill the box, crop at the gravity or focal point (the default for boxes)
     SMART = "smart"  # fill the box, crop around the most interesting region
     FIT = "fit"  # fit inside the box, no crop
+    PAD = "pad"  # fit inside the box, then pad it to the box with the background
+    FORCE = "force"  # stretch to the box, aspect ratio not kept
+
+
+class Gravity(Enum):
+    """Where a box crop keeps the image (`-gne`): the compass, centre by default."""
+
+    CENTRE = "c"
+    NORTH = "n"
+    NORTH_EAST = "ne"
+    EAST = "e"
+    SOUTH_EAST = "se"
+    SOUTH = "s"
+    SOUTH_WEST = "sw"
+    WEST = "w"
+    NORTH_WEST = "nw"
+
+
+@dataclass(frozen=True)
+class Crop:
+    """A region of the source, taken before resizing (`-c10x20x300x200`, `-c0.1x0.1x0.5x0.5`):
+    left, top, width, height in pixels of the displayed source, or all four as fractions 0-1."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+    fractions: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,6 +71,22 @@ class Transform:
     quality: int | None = None
     density: int = 1
     page: int = 1
+    gravity: Gravity = Gravity.CENTRE  # box crops (fit CROP) only
+    focal: tuple[float, float] | None = None  # (x, y) fractions 0-1; box crops; not with gravity
+    crop: Crop | None = None  # taken from the source before anything else but trim
+    trim: int | None = None  # threshold 1-255 of the border colour's difference; None: no trim
+    rotate: int = 0  # 0, 90, 180 or 270, clockwise, after the EXIF orientation
+    flip: bool = False  # upside down
+    flop: bool = False  # mirrored left-right
+    blur: float | None = None  # gaussian sigma
+    sharpen: float | None = None  # sigma of libvips' sharpen
+    background: str | None = None  # RRGGBB or RRGGBBAA (lowercase hex): pad and flatten colour
+    watermark: str | None = None  # a name from --watermarks
+    max_bytes: int | None = None  # quality lowered until the output fits (jpg, webp, avif)
+    lossless: bool = False  # webp, avif
+    interlace: bool = False  # progressive jpg, interlaced png
+    keep_metadata: bool = False  # EXIF and ICC kept (orientation applied); default: stripped
+    placeholder: bool = False  # `placeholder.png`: the ThumbHash of info.json drawn small
 
     @property
     def is_box(self) -> bool:
@@ -50,16 +101,28 @@ class Transform:
         return self.height * self.density if self.height else None
 
     def token(self) -> str:
-        """The canonical spelling: size, fit, quality, page, density, extension, in that order."""
+        """The canonical spelling: size, then options in the order of transform_options.OPTIONS,
+        density, extension."""
+        if self.placeholder:
+            return f"{PLACEHOLDER}.{self.format}"
         parts = [self.size_token()]
-        if self.fit is not Fit.CROP:
-            parts.append(self.fit.value)
-        if self.quality is not None:
-            parts.append(f"q{self.quality}")
-        if self.page != 1:
-            parts.append(f"p{self.page}")
+        for field_name, spell in SPELLERS.items():
+            value = self._option_value(field_name)
+            if value is not None and value is not False:
+                part = spell(value)
+                parts += [part] if part else []
         density = f"@{self.density}x" if self.density != 1 else ""
         return "-".join(parts) + density + "." + self.format
+
+    def _option_value(self, field_name: str) -> Any:
+        value = getattr(self, field_name)
+        if field_name == "fit":
+            return None if value is Fit.CROP else value.value
+        if field_name == "gravity":
+            return value.value
+        if field_name == "crop" and value is not None:
+            return (value.left, value.top, value.width, value.height, value.fractions)
+        return value
 
     def size_token(self) -> str:
         if self.height is None:
@@ -69,6 +132,20 @@ class Transform:
         if self.width == self.height:
             return f"x{self.width}"
         return f"{self.width}x{self.height}"
+
+    @property
+    def encode_only(self) -> Transform:
+        """This transform with its encoder settings cleared: outputs equal under it share their
+        pixels (render decodes them once)."""
+        return replace(
+            self,
+            format="",
+            quality=None,
+            max_bytes=None,
+            lossless=False,
+            interlace=False,
+            keep_metadata=False,
+        )
 
 
 _SIZE = re.compile(r"(?:(?P<kind>[whx])(?P<n>[0-9]+)|(?P<w>[0-9]+)x(?P<h>[0-9]+))")
@@ -86,11 +163,15 @@ def parse_token(
     if not dot or not stem:
         raise BadRequest(f"token: expected SIZE[-OPTIONS][@Nx].FORMAT, got {token!r}")
     fmt = _parse_format(ext)
+    if stem == PLACEHOLDER:
+        return Transform(None, None, fmt, placeholder=True)
     stem, at, density_text = stem.partition("@")
     density = _parse_density(density_text) if at else 1
     size_text, *options = stem.split("-")
     width, height = _parse_size(size_text, max_side)
-    transform = _apply_options(Transform(width, height, fmt, density=density), options)
+    values = _read_options(options)
+    transform = Transform(width, height, fmt, density=density, **values)
+    _check_combinations(transform)
     _check_output_side(transform, max_side)
     return transform
 
@@ -140,39 +221,65 @@ def _bounded_int(digits: str, low: int, high: int) -> int | None:
     return value if low <= value <= high else None
 
 
-def _apply_options(transform: Transform, options: list[str]) -> Transform:
-    fit: Fit | None = None
-    quality: int | None = None
-    page: int | None = None
-    for option in options:
-        if option in ("fit", "smart"):
-            if fit is not None:
-                raise BadRequest(
-                    f"fit: expected one of fit or smart, got both '{fit.value}' and '{option}'"
-                )
-            fit = Fit(option)
-        elif option.startswith("q") and quality is None:
-            quality = _numbered("quality", option, 100, "bad_quality")
-        elif option.startswith("p") and page is None:
-            page = _numbered("page", option, MAX_PAGE, "bad_page")
-        else:
-            raise BadRequest(f"option: expected fit, smart, qN or pN (once each), got {option!r}")
-    if fit is not None and not transform.is_box:
-        raise BadRequest(
-            f"{fit.value}: expected a box size (xN or WxH) to fit or crop into, "
-            f"got '{transform.size_token()}'"
+def _read_options(options: list[str]) -> dict[str, Any]:
+    """Each option once, in any order: the Transform fields they set."""
+    read: dict[str, tuple[str, Any]] = {}  # field -> (the option's text, its value)
+    for text in options:
+        option, value = read_option(text)
+        if option.field in read:
+            raise _twice(option.field, read[option.field][0], text)
+        read[option.field] = (text, value)
+    values = {name: value for name, (_text, value) in read.items() if value is not None}
+    if "fit" in values:
+        values["fit"] = Fit(values["fit"])
+    if "gravity" in values:
+        values["gravity"] = Gravity(values["gravity"])
+    if "crop" in values:
+        values["crop"] = Crop(*values["crop"])
+    return values
+
+
+def _twice(field_name: str, first: str, second: str) -> BadRequest:
+    if field_name == "fit":
+        return BadRequest(
+            f"fit: expected one of fit, smart, pad or force, got both '{first}' and '{second}'"
         )
-    if quality is not None and not _has_quality(transform.format):
-        raise BadRequest(f"quality: {transform.format} has no quality setting, got 'q{quality}'")
-    return Transform(
-        transform.width,
-        transform.height,
-        transform.format,
-        fit=fit or Fit.CROP,
-        quality=quality,
-        density=transform.density,
-        page=page or 1,
-    )
+    return BadRequest(f"option: expected options once each, got {second!r} after {first!r}")
+
+
+def _check_combinations(t: Transform) -> None:
+    """What no single option can check: options that need a box, a format, or each other."""
+    if t.fit is not Fit.CROP and not t.is_box:
+        raise BadRequest(
+            f"{t.fit.value}: expected a box size (xN or WxH) to fit or crop into, "
+            f"got '{t.size_token()}'"
+        )
+    placed = "gravity" if t.gravity is not Gravity.CENTRE else "focal" if t.focal else None
+    if placed and (not t.is_box or t.fit is not Fit.CROP):
+        shape = t.size_token() + (f"-{t.fit.value}" if t.fit is not Fit.CROP else "")
+        raise BadRequest(f"{placed}: expected a box crop (xN or WxH, no fit), got {shape!r}")
+    if placed and t.gravity is not Gravity.CENTRE and t.focal:
+        raise BadRequest("focal: expected either a gravity or a focal point, got both")
+    _check_encoder(t)
+    if t.background and len(t.background) == 8 and not _has_alpha(t.format):
+        raise BadRequest(
+            f"background: {t.format} has no alpha, got 'bg{t.background}' (use bgRRGGBB)"
+        )
+
+
+def _check_encoder(t: Transform) -> None:
+    """Encoder options the format has."""
+    for name, value, shown in (("quality", t.quality, "q"), ("max_bytes", t.max_bytes, "b")):
+        if value is not None and not _has_quality(t.format):
+            raise BadRequest(f"{name}: {t.format} has no quality setting, got '{shown}{value}'")
+    if t.lossless and t.format not in LOSSLESS_FORMATS:
+        raise BadRequest(f"lossless: expected webp or avif, got {t.format}")
+    if t.lossless and (t.quality is not None or t.max_bytes is not None):
+        raise BadRequest(
+            f"lossless: expected no qN or bN with it (lossless has no quality), got {t.token()!r}"
+        )
+    if t.interlace and t.format not in INTERLACED_FORMATS:
+        raise BadRequest(f"interlace: expected jpg, png or gif, got {t.format}")
 
 
 def _has_quality(fmt: str) -> bool:
@@ -180,15 +287,8 @@ def _has_quality(fmt: str) -> bool:
     return fmt == AUTO_FORMAT or OUTPUT_FORMATS[fmt].default_quality is not None
 
 
-def _numbered(field_name: str, option: str, high: int, code: str) -> int:
-    """`q50`, `p3`: a letter, then an integer 1-high."""
-    letter, digits = option[0], option[1:]
-    value = _bounded_int(digits, 1, high) if digits.isdigit() and digits.isascii() else None
-    if value is None:
-        raise BadRequest(
-            f"{field_name}: expected {letter}1-{letter}{high}, got {option!r}", code=code
-        )
-    return value
+def _has_alpha(fmt: str) -> bool:
+    return fmt == AUTO_FORMAT or OUTPUT_FORMATS[fmt].alpha
 
 
 def _check_output_side(transform: Transform, max_side: int) -> None:
