@@ -5,8 +5,17 @@ Other modules look formats up here instead of branching on names. Pure: no pyvip
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+# The encode-only choices of a token (`-lossless`, `-interlace`, `-keep`), named as the
+# Transform's fields. Each format lists the ones it has with the saver options they add.
+CHOICES = ("lossless", "interlace", "baseline", "keep_metadata")
+# EXIF and ICC only: XMP repeats the orientation (tiff:Orientation) and IPTC is captions and
+# credits. libvips drops the orientation when it rotates the pixels upright, so the EXIF it
+# writes says 1.
+_KEEP = {"keep": "exif:icc"}
 
 
 @dataclass(frozen=True)
@@ -18,13 +27,24 @@ class OutputFormat:
     animation: bool
     default_quality: int | None
     saver_options: dict[str, Any] = field(default_factory=dict)
+    choices: dict[str, dict[str, Any]] = field(default_factory=dict)  # see CHOICES
 
-    def save_options(self, quality: int | None) -> dict[str, Any]:
-        """The options handed to libvips' saver; quality only where the format has one."""
+    def save_options(self, quality: int | None, chosen: Iterable[str] = ()) -> dict[str, Any]:
+        """The options handed to libvips' saver; quality only where the format has one.
+
+        `chosen` names CHOICES; the parser refuses those a format lacks (`accepts`), so the
+        saver is only ever handed options it has.
+        """
         options = dict(self.saver_options)
         if self.default_quality is not None:
             options["Q"] = quality or self.default_quality
+        for name in chosen:
+            options.update(self.choices.get(name, {}))
         return options
+
+    def accepts(self, choice: str) -> bool:
+        """Whether the format has the encode-only choice (`lossless`, ...) a token names."""
+        return choice in self.choices
 
 
 # Encoder defaults, measured by `python -m benchmarks.encoders` (README: "Encoder defaults").
@@ -41,6 +61,9 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
             default_quality=80,
             # progressive + optimised Huffman: 4% smaller than Pillow's q80 at equal SSIM
             saver_options={"optimize_coding": True, "interlace": True, "keep": "none"},
+            # progressive by default (above): `-interlace` reads as that default, `-baseline`
+            # writes sequential JPEG for decoders that show nothing until the whole file is in
+            choices={"baseline": {"interlace": False}, "keep_metadata": _KEEP},
         ),
         OutputFormat(
             "png",
@@ -50,6 +73,7 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
             animation=False,
             default_quality=None,
             saver_options={"compression": 6, "keep": "none"},
+            choices={"interlace": {"interlace": True}, "keep_metadata": _KEEP},
         ),
         OutputFormat(
             "webp",
@@ -59,6 +83,8 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
             animation=True,
             default_quality=80,
             saver_options={"effort": 4, "keep": "none"},
+            # lossless: Q becomes libwebp's effort at finding the smallest lossless coding
+            choices={"lossless": {"lossless": True}, "keep_metadata": _KEEP},
         ),
         OutputFormat(
             "gif",
@@ -69,6 +95,7 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
             default_quality=None,
             # every source frame stays a frame (cgif would merge repeats into longer delays)
             saver_options={"effort": 1, "keep_duplicate_frames": True, "keep": "none"},
+            choices={"interlace": {"interlace": True}},  # GIF holds no EXIF or ICC
         ),
         OutputFormat(
             "avif",
@@ -78,6 +105,8 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
             animation=False,
             default_quality=64,  # the Q at which AVIF matches JPEG q80's SSIM
             saver_options={"effort": 0, "keep": "none"},
+            # lossless: Q is ignored, and the file decodes to the very pixels it was given
+            choices={"lossless": {"lossless": True}, "keep_metadata": _KEEP},
         ),
         OutputFormat(
             "tiff",
@@ -90,6 +119,7 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
             # seed's): deflate is 43x smaller than uncompressed on a text page in the same
             # time, smaller and faster than lzw; JPEG-in-TIFF would compress them twice lossy
             saver_options={"compression": "deflate", "keep": "none"},
+            choices={"keep_metadata": {"keep": "icc"}},  # libvips writes no EXIF block in TIFF
         ),
     )
 }

@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any
 
 from .errors import BadRequest
-from .formats import OUTPUT_FORMATS, output_format
+from .formats import CHOICES, OUTPUT_FORMATS, output_format
 from .presets import expand
 from .transform_options import MAX_PAGE, SPELLERS, read_option
 
@@ -23,8 +23,8 @@ __all__ = ["MAX_PAGE"]
 MAX_DENSITY = 3
 AUTO_FORMAT = "auto"  # chosen per request from the Accept header (see negotiate.py)
 PLACEHOLDER = "placeholder"  # `placeholder.png`: the original's ThumbHash, drawn small
-LOSSLESS_FORMATS = frozenset({"webp", "avif"})
-INTERLACED_FORMATS = frozenset({"jpg", "png", "gif"})
+# The encode-only options formats.py lists per format (formats.CHOICES), by their fields.
+CHOICE_OPTIONS = {choice: choice for choice in CHOICES}
 _MAX_DIGITS = 6  # enough for any side we allow; stops '10**1000' from reaching int()
 
 
@@ -84,7 +84,8 @@ class Transform:
     watermark: str | None = None  # a name from --watermarks
     max_bytes: int | None = None  # quality lowered until the output fits (jpg, webp, avif)
     lossless: bool = False  # webp, avif
-    interlace: bool = False  # progressive jpg, interlaced png
+    interlace: bool = False  # interlaced png or gif (jpg: progressive already, see baseline)
+    baseline: bool = False  # jpg only: sequential, not the progressive jpg we write by default
     keep_metadata: bool = False  # EXIF and ICC kept (orientation applied); default: stripped
     placeholder: bool = False  # `placeholder.png`: the ThumbHash of info.json drawn small
 
@@ -144,6 +145,7 @@ class Transform:
             max_bytes=None,
             lossless=False,
             interlace=False,
+            baseline=False,
             keep_metadata=False,
         )
 
@@ -170,10 +172,16 @@ def parse_token(
     size_text, *options = stem.split("-")
     width, height = _parse_size(size_text, max_side)
     values = _read_options(options)
+    if values.get("interlace") and _interlaced_already(fmt):
+        del values["interlace"]  # jpg is written progressive anyway: not spelt, as defaults
     transform = Transform(width, height, fmt, density=density, **values)
     _check_combinations(transform)
     _check_output_side(transform, max_side)
     return transform
+
+
+def _interlaced_already(fmt: str) -> bool:
+    return fmt != AUTO_FORMAT and bool(OUTPUT_FORMATS[fmt].saver_options.get("interlace"))
 
 
 def _parse_format(ext: str) -> str:
@@ -272,14 +280,21 @@ def _check_encoder(t: Transform) -> None:
     for name, value, shown in (("quality", t.quality, "q"), ("max_bytes", t.max_bytes, "b")):
         if value is not None and not _has_quality(t.format):
             raise BadRequest(f"{name}: {t.format} has no quality setting, got '{shown}{value}'")
-    if t.lossless and t.format not in LOSSLESS_FORMATS:
-        raise BadRequest(f"lossless: expected webp or avif, got {t.format}")
+    for choice, field_name in CHOICE_OPTIONS.items():
+        if getattr(t, field_name) and not _accepts(t.format, choice):
+            having = [f for f, out in OUTPUT_FORMATS.items() if out.accepts(choice)]
+            raise BadRequest(f"{field_name}: expected {' or '.join(having)}, got {t.format}")
     if t.lossless and (t.quality is not None or t.max_bytes is not None):
         raise BadRequest(
             f"lossless: expected no qN or bN with it (lossless has no quality), got {t.token()!r}"
         )
-    if t.interlace and t.format not in INTERLACED_FORMATS:
-        raise BadRequest(f"interlace: expected jpg, png or gif, got {t.format}")
+
+
+def _accepts(fmt: str, choice: str) -> bool:
+    """`.auto` may become jpg, webp, avif or png: it takes what all of them have (`-keep`)."""
+    if fmt == AUTO_FORMAT:
+        return all(OUTPUT_FORMATS[f].accepts(choice) for f in ("jpg", "webp", "avif", "png"))
+    return OUTPUT_FORMATS[fmt].accepts(choice)
 
 
 def _has_quality(fmt: str) -> bool:

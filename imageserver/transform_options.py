@@ -219,6 +219,7 @@ OPTIONS: tuple[Option, ...] = (
     _flag("lossless", "lossless"),
     _flag("interlace", "interlace"),
     Option("interlace", "progressive", lambda _r, _w: True, lambda _v: None, word=True),
+    _flag("baseline", "baseline"),
     _flag("keep_metadata", "keep"),
     Option(
         "page",

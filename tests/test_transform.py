@@ -10,8 +10,6 @@ from imageserver.errors import BadRequest
 from imageserver.formats import OUTPUT_FORMATS
 from imageserver.transform import (
     AUTO_FORMAT,
-    INTERLACED_FORMATS,
-    LOSSLESS_FORMATS,
     MAX_DENSITY,
     MAX_PAGE,
     Crop,
@@ -70,12 +68,13 @@ MAX_SIDE = 8192
         ("w200-wmlogo.jpg", Transform(200, None, "jpg", watermark="logo")),
         ("w200-q80-b20000.webp", Transform(200, None, "webp", quality=80, max_bytes=20000)),
         ("w200-lossless.webp", Transform(200, None, "webp", lossless=True)),
-        ("w200-interlace.jpg", Transform(200, None, "jpg", interlace=True)),
+        ("w200-interlace.png", Transform(200, None, "png", interlace=True)),
+        ("w200-baseline.jpg", Transform(200, None, "jpg", baseline=True)),
         ("w200-keep.jpg", Transform(200, None, "jpg", keep_metadata=True)),
         ("placeholder.png", Transform(None, None, "png", placeholder=True)),
         (
             "x200-smart-c0x0x800x600-trim-r270-flip-blur1-sharpen2-bgffffff-wmlogo-q70-b9000"
-            "-interlace-keep-p2@2x.jpg",
+            "-baseline-keep-p2@2x.jpg",
             Transform(
                 200,
                 200,
@@ -91,7 +90,7 @@ MAX_SIDE = 8192
                 watermark="logo",
                 quality=70,
                 max_bytes=9000,
-                interlace=True,
+                baseline=True,
                 keep_metadata=True,
                 page=2,
                 density=2,
@@ -124,7 +123,9 @@ def test_valid_token(token: str, expected: Transform) -> None:
         ("w200-p03.jpg", "w200-p3.jpg"),
         ("x200-p2-q50-smart.jpg", "x200-smart-q50-p2.jpg"),
         ("w200-keep-r90.jpg", "w200-r90-keep.jpg"),
-        ("w200-progressive.jpg", "w200-interlace.jpg"),
+        ("w200-progressive.png", "w200-interlace.png"),
+        ("w200-progressive.jpg", "w200.jpg"),
+        ("w200-interlace.jpg", "w200.jpg"),
         ("x200-gc.jpg", "x200.jpg"),
         ("x200-fp0.5x0.5.jpg", "x200.jpg"),
         ("x200-fp0.30x0.700.jpg", "x200-fp0.3x0.7.jpg"),
@@ -215,10 +216,13 @@ def test_non_canonical_spelling(spelling: str, canonical: str) -> None:
         ("w200-b100.jpg", "max_bytes", "b1024-b104857600", "'b100'"),
         ("w200-b50000.png", "max_bytes", "png has no quality setting", "'b50000'"),
         ("w200-lossless.jpg", "lossless", "webp or avif", "jpg"),
+        ("w200-lossless.auto", "lossless", "webp or avif", "auto"),
+        ("w200-baseline.png", "baseline", "expected jpg", "png"),
+        ("w200-keep.gif", "keep_metadata", "jpg or png", "gif"),
         ("w200-lossless-q50.webp", "lossless", "no qN or bN", ""),
-        ("w200-interlace.webp", "interlace", "jpg, png or gif", "webp"),
+        ("w200-interlace.webp", "interlace", "png or gif", "webp"),
         ("w200-flip-flip.jpg", "option", "once each", "'flip' after 'flip'"),
-        ("w200-interlace-progressive.jpg", "option", "once each", "'progressive'"),
+        ("w200-interlace-progressive.png", "option", "once each", "'progressive'"),
         ("w200-fit.jpg", "fit", "a box size (xN or WxH)", "'w200'"),
         ("h200-smart.jpg", "smart", "a box size (xN or WxH)", "'h200'"),
         ("x200-q50.png", "quality", "png has no quality setting", "'q50'"),
@@ -277,7 +281,12 @@ def transforms(draw: st.DrawFn) -> Transform:
     fmt = draw(st.sampled_from([*sorted(OUTPUT_FORMATS), AUTO_FORMAT]))
     has_quality = fmt == AUTO_FORMAT or OUTPUT_FORMATS[fmt].default_quality is not None
     has_alpha = fmt == AUTO_FORMAT or OUTPUT_FORMATS[fmt].alpha
-    lossless = fmt in LOSSLESS_FORMATS and draw(st.booleans())
+
+    def accepts(choice: str) -> bool:
+        candidates = ("jpg", "webp", "avif", "png") if fmt == AUTO_FORMAT else (fmt,)
+        return all(OUTPUT_FORMATS[f].accepts(choice) for f in candidates)
+
+    lossless = accepts("lossless") and draw(st.booleans())
     fit = draw(st.sampled_from(Fit)) if shape == "box" else Fit.CROP
     boxed = shape == "box" and fit is Fit.CROP
     placed = draw(st.sampled_from(["none", "gravity", "focal"])) if boxed else "none"
@@ -308,8 +317,9 @@ def transforms(draw: st.DrawFn) -> Transform:
         if has_quality and not lossless
         else None,
         lossless=lossless,
-        interlace=fmt in INTERLACED_FORMATS and draw(st.booleans()),
-        keep_metadata=draw(st.booleans()),
+        interlace=accepts("interlace") and draw(st.booleans()),
+        baseline=accepts("baseline") and draw(st.booleans()),
+        keep_metadata=accepts("keep_metadata") and draw(st.booleans()),
     )
 
 
