@@ -109,6 +109,14 @@ class Encrypted(ImageServerError):
     code = "encrypted"
 
 
+class Misconfigured(ImageServerError):
+    """The server's configuration names something it cannot use (a watermark whose original is
+    not stored): the operator's to fix, not the client's."""
+
+    status = 500
+    code = "misconfigured"
+
+
 class UpstreamError(ImageServerError):
     status = 502
     code = "upstream_error"

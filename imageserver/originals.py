@@ -6,6 +6,7 @@ Ingest is idempotent: the same bytes hash to the same key, and a second upload f
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
@@ -70,8 +71,9 @@ class Originals:
         """Checks before storing: nothing that fails to decode or breaks a limit is kept.
 
         `render_outputs(key)` (at least one output) makes the caller's outputs, for known and new
-        originals alike. For a new one they run before it is stored, in place of the probe's trial
-        decode: their renders decode the pixels anyway, so N outputs cost N decodes, not N + 1.
+        originals alike. For a new one they run before it is stored, after the probe's trial
+        decode: a decode shrunk on load into 32 px (a JPEG's at 1/8), whose pixels are the
+        placeholder's ThumbHash (info.json `placeholder`), so outputs need not prove it again.
 
         `password` opens an encrypted PDF. Its decrypted copy is stored, so renders need no
         password later; its key hashes the uploaded bytes with the password (keys.content_hash).
@@ -173,11 +175,12 @@ class Originals:
     async def _checked(
         self, key: ImageKey, data: bytes, render_outputs: RenderOutputs | None
     ) -> render.Probe:
-        """Header and limits first (milliseconds), then the trial decode or the outputs."""
+        """Header and limits first (milliseconds), then a small trial decode (shrunk on load),
+        which makes the placeholder, then the outputs, if any (given the placeholder)."""
         isolated = render.isolated(data)
+        found = await self.pool.run(render.probe, data, self.limits, isolated=isolated)
         if render_outputs is None:
-            return await self.pool.run(render.probe, data, self.limits, isolated=isolated)
-        found = await self.pool.run(render.inspect, data, self.limits, isolated=isolated)
+            return found
         try:
             await render_outputs(key, probe=found)
         except Undecodable:  # the bytes are bad: outputs made before that showed go too
@@ -222,7 +225,8 @@ def _check_same(key: ImageKey, info: dict[str, Any], content: ImageKey) -> None:
 
 
 def describe(key: ImageKey, found: render.Probe, size: int) -> dict[str, Any]:
-    """info.json: the seed's four fields, then size, and frames/pages/alpha where they apply."""
+    """info.json: the seed's four fields, then size, frames/pages/alpha where they apply, and
+    the placeholder (ThumbHash) of a probed original."""
     info: dict[str, Any] = {
         "hash": key.hash,
         "width": found.width,
@@ -236,4 +240,6 @@ def describe(key: ImageKey, found: render.Probe, size: int) -> dict[str, Any]:
         info["pages"] = found.pages
     if found.alpha:
         info["alpha"] = True
+    if found.placeholder is not None:  # ThumbHash bytes, base64 as ThumbHash's own demo shows them
+        info["placeholder"] = base64.b64encode(found.placeholder).decode("ascii")
     return info

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 
 from . import render, urlsigning
 from .blocking import IN_THREAD, Blocking
+from .fallback import Fallback, load_fallback
 from .guards import FailureMemory, PerKeyLimit
 from .memcache import ByteLRU
 from .metrics import Metrics
 from .netguard import FetchPolicy
 from .originals import Originals
+from .overlays import Overlays
 from .pool import IdleHook, RenderPool
 from .render.processes import ProcessPool
 from .settings import Settings
@@ -36,6 +38,7 @@ class Services:
     upload_outputs: list[Transform]  # in every namespace (the wanelo seed's --outputs)
     signatures: urlsigning.Verifier  # of output URLs, with --url-signing-key
     blocking: Blocking  # how local file calls run: in threads (server) or inline (`process`)
+    fallback: Fallback | None = None  # answered for failed renders (--fallback-image)
 
     def outputs_on_upload(self, namespace: str) -> list[Transform]:
         """What every upload into `namespace` renders besides its own ?outputs= (server, jobs
@@ -107,6 +110,7 @@ def _release_memory(settings: Settings) -> IdleHook | None:
 
 def build_services(settings: Settings, blocking: Blocking = IN_THREAD) -> Services:
     render.configure(*render_setup_of(settings))
+    fallback_image = load_fallback(settings, limits_of(settings))  # before pools start
     metrics = Metrics(settings.statsd, settings.statsd_prefix)
     storage = open_storage(settings.storage, settings, blocking)
     pool = RenderPool(
@@ -148,6 +152,7 @@ def build_services(settings: Settings, blocking: Blocking = IN_THREAD) -> Servic
             settings.fast_shrink_on_load,
             failures=FailureMemory(settings.render_failure_ttl_s),
             per_document=PerKeyLimit(settings.document_renders),
+            overlays=Overlays(storage, pool, limits, settings.watermarks),
         ),
         metrics=metrics,
         sources=SourceFetcher(fetch_policy_of(settings), metrics),
@@ -155,4 +160,5 @@ def build_services(settings: Settings, blocking: Blocking = IN_THREAD) -> Servic
         upload_outputs=upload_outputs_of(settings),
         signatures=urlsigning.Verifier(settings.url_signing_keys, settings.url_signature_bytes),
         blocking=blocking,
+        fallback=fallback_image,
     )

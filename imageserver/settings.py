@@ -15,6 +15,7 @@ from typing import Any
 
 from . import aliases, settings_checks
 from .access import Policy
+from .watermarks import Watermark
 
 ENV_PREFIX = "IMAGESERVER_"
 MiB = 1024 * 1024
@@ -99,6 +100,12 @@ class Settings:
         {},
         "named outputs per namespace, used as NAME.FORMAT: 'docs=small:w150,header:1200x400'",
     )
+    watermarks: dict[str, Watermark] = _setting(
+        {},
+        "watermarks that tokens name (-wmNAME), originals of a namespace: "
+        "'logo=brand/HASH:se:0.2:0.5;badge=brand/_/badge' (SOURCE[:POSITION[:SCALE[:OPACITY"
+        "[:MARGIN]]]]; see Watermarks)",
+    )
     render_workers: int = _setting(0, "parallel renders (0: one per core)")
     render_queue: int = _setting(64, "renders that may wait for a worker before 503s")
     vips_concurrency: int = _setting(1, "libvips threads per render (0: libvips default)")
@@ -141,6 +148,15 @@ class Settings:
     )
     memory_cache_bytes: int = _setting(64 * MiB, "memory for hot outputs (0: off)")
     memory_cache_item_bytes: int = _setting(MiB, "largest output kept in the memory cache")
+    fallback_image: str = _setting(
+        "",
+        "an image file (jpg, png, gif, webp, avif; read at start) answered with 200 when an "
+        "output fails to render: undecodable, over a limit, overloaded, storage down; the real "
+        "status in X-Imageserver-Status (empty: off; see Fallback image)",
+    )
+    fallback_image_ttl_s: int = _setting(
+        60, "Cache-Control max-age of the fallback image, in seconds: the failure may pass"
+    )
     maintenance_file: str = _setting("", "while this file exists /healthz answers 503")
     statsd: str = _setting("", "statsd host:port (empty: off)")
     statsd_prefix: str = _setting("image_server", "prefix of statsd names (the wanelo seed's)")
@@ -360,6 +376,7 @@ def _coerce(kind: Any, value: Any) -> Any:
         "dict[str, list[str]]": _to_outputs_map,
         "dict[str, dict[str, str]]": _to_presets_map,
         "dict[str, str]": _to_str_map,
+        "dict[str, Watermark]": _to_watermarks,
     }
     return converters[kind](value)
 
@@ -415,6 +432,27 @@ def _to_str_map(value: Any) -> dict[str, str]:
     if isinstance(value, dict):
         return {str(k): str(v) for k, v in value.items()}
     return {ns: ",".join(values) for ns, values in _to_outputs_map(value).items()}
+
+
+def _to_watermarks(value: Any) -> dict[str, Watermark]:
+    """Accepts a TOML table {name = {source = ..., position = ...}} (or {name = "SOURCE:..."}),
+    or 'name=SOURCE[:POSITION[:SCALE[:OPACITY[:MARGIN]]]];name2=...' from a flag or env."""
+    if isinstance(value, dict):
+        return {str(name): _watermark(str(name), spec) for name, spec in value.items()}
+    result: dict[str, Watermark] = {}
+    for entry in (part for part in str(value).split(";") if part.strip()):
+        name, sep, spec = entry.partition("=")
+        if not sep:
+            raise ValueError(f"expected 'name=namespace/HASH:se:0.2:0.5', got {entry!r}")
+        result[name.strip()] = _watermark(name.strip(), spec)
+    return result
+
+
+def _watermark(name: str, spec: Any) -> Watermark:
+    try:
+        return Watermark.of(spec)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 def _preset_pair(item: str) -> tuple[str, str]:

@@ -6,13 +6,14 @@ at the first request that needs it. Pure: no aiohttp, no pyvips.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import presets
+from . import presets, watermarks
 from .access import Policy
 from .errors import ImageServerError
-from .formats import OUTPUT_FORMATS, output_format
+from .formats import OUTPUT_FORMATS, output_format, sniff
 from .keys import check_namespace
 from .transform import parse_token, parse_tokens
 
@@ -56,11 +57,13 @@ def problems(settings: Settings) -> list[str]:
         problems.append(f"statsd: expected host:port, got {settings.statsd!r}")
     problems += _namespace_output_problems(settings)
     problems += _preset_problems(settings)
+    problems += _watermark_problems(settings)
     problems += _policy_problems(settings)
     problems += _pdf_problems(settings)
     problems += _s3_problems(settings)
     problems += _jobs_problems(settings)
     problems += _gateway_problems(settings)
+    problems += _fallback_problems(settings)
     if settings.log_level not in {"debug", "info", "warning", "error"}:
         problems.append(
             f"log_level: expected debug, info, warning or error, got {settings.log_level!r}"
@@ -74,15 +77,19 @@ def _namespace_output_problems(settings: Settings) -> list[str]:
     for namespace, tokens in settings.namespace_outputs.items():
         try:
             check_namespace(namespace)
-            parse_tokens(
+            outputs = parse_tokens(
                 ",".join(tokens),
                 max_side=settings.max_output_side,
                 presets=settings.namespace_presets.get(namespace),
             )
+            watermarks.check_known(outputs, settings.watermarks)
         except ImageServerError as exc:
             problems.append(f"namespace_outputs: {namespace}: {exc.message}")
     upload = _error_of(
-        lambda: parse_tokens(",".join(settings.upload_outputs), max_side=settings.max_output_side)
+        lambda: watermarks.check_known(
+            parse_tokens(",".join(settings.upload_outputs), max_side=settings.max_output_side),
+            settings.watermarks,
+        )
     )
     if upload:
         problems.append(f"upload_outputs: {upload}")
@@ -136,8 +143,19 @@ def _policy_problems(settings: Settings) -> list[str]:
 
 
 def _stem_problem(stem: str, settings: Settings) -> str | None:
-    """A stem is a token without its format: `stem.jpg` must parse (jpg takes every option)."""
-    return _error_of(lambda: parse_token(stem + ".jpg", max_side=settings.max_output_side))
+    """A stem is a token without its format: it must parse with some format (jpg takes most
+    options; `-lossless` and an alpha background need webp), and a watermark it names must be
+    configured."""
+    problems = [
+        _error_of(
+            lambda fmt=fmt: watermarks.check_known(
+                [parse_token(f"{stem}.{fmt}", max_side=settings.max_output_side)],
+                settings.watermarks,
+            )
+        )
+        for fmt in ("jpg", "webp")
+    ]
+    return None if None in problems else problems[0]
 
 
 def _positive(settings: Settings, names: tuple[str, ...]) -> list[str]:
@@ -248,3 +266,40 @@ def _gateway_problems(settings: Settings) -> list[str]:
     from .jwtauth import key_problems
 
     return key_problems(settings.gateway_jwt_secret, settings.gateway_jwt_public_key)
+
+
+def _watermark_problems(settings: Settings) -> list[str]:
+    return [
+        f"watermarks: {problem}"
+        for name, mark in settings.watermarks.items()
+        for problem in watermarks.problems(name, mark)
+    ]
+
+
+# Types every browser shows: the fallback goes out as it is, with its own Content-Type.
+FALLBACK_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/avif")
+FALLBACK_MAX_BYTES = 4 * 1024 * 1024  # kept in memory, answered whole
+
+
+def _fallback_problems(settings: Settings) -> list[str]:
+    """The file is read now, not at the first failed render; its pixels are decoded when the
+    services start (fallback.py), by the render package this module may not import."""
+    problems = _non_negative(settings, ("fallback_image_ttl_s",))
+    path = settings.fallback_image
+    if not path:
+        return problems
+    try:
+        with open(path, "rb") as fh:
+            head, size = fh.read(1024), os.fstat(fh.fileno()).st_size
+    except OSError as exc:
+        return [*problems, f"fallback_image: cannot read {path!r}: {exc.strerror}"]
+    found = sniff(head)
+    if found is None or found.mime not in FALLBACK_TYPES:
+        kind = found.mime if found else "not an image"
+        expected = ", ".join(t.removeprefix("image/") for t in FALLBACK_TYPES)
+        problems.append(f"fallback_image: expected {expected}, got {kind} in {path!r}")
+    if size > FALLBACK_MAX_BYTES:
+        problems.append(
+            f"fallback_image: expected at most {FALLBACK_MAX_BYTES} bytes, got {size} in {path!r}"
+        )
+    return problems

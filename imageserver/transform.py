@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -133,21 +133,6 @@ class Transform:
         if self.width == self.height:
             return f"x{self.width}"
         return f"{self.width}x{self.height}"
-
-    @property
-    def encode_only(self) -> Transform:
-        """This transform with its encoder settings cleared: outputs equal under it share their
-        pixels (render decodes them once)."""
-        return replace(
-            self,
-            format="",
-            quality=None,
-            max_bytes=None,
-            lossless=False,
-            interlace=False,
-            baseline=False,
-            keep_metadata=False,
-        )
 
 
 _SIZE = re.compile(r"(?:(?P<kind>[whx])(?P<n>[0-9]+)|(?P<w>[0-9]+)x(?P<h>[0-9]+))")

@@ -6,6 +6,7 @@ Lookup order: memory (hot small outputs), storage, then render from the original
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
 import logging
@@ -23,6 +24,7 @@ from .keys import ImageKey
 from .memcache import ByteLRU
 from .metrics import Metrics
 from .originals import Originals, RenderOutputs
+from .overlays import Overlays
 from .pool import RenderPool
 from .storage import Storage
 from .transform import Transform
@@ -57,6 +59,7 @@ class Variants:
         *,
         failures: FailureMemory[tuple[str, int]] | None = None,
         per_document: PerKeyLimit[str] | None = None,
+        overlays: Overlays | None = None,
     ) -> None:
         self.storage = storage
         self.originals = originals
@@ -67,6 +70,7 @@ class Variants:
         self.fast_shrink = fast_shrink
         self.failures = failures or FailureMemory(0)
         self.per_document = per_document or PerKeyLimit(1)
+        self.overlays = overlays or Overlays(storage, pool, limits, {})
         self._flights: Flights[Output] = Flights(lambda: metrics.lookup("abandoned"))
 
     def cached(self, output_key: str) -> Output | None:
@@ -90,6 +94,7 @@ class Variants:
         a render already in flight for it is joined, since that one is fresh anyway. A render
         whose every requester hangs up before a worker takes it is not started (flights.py).
         """
+        self.overlays.check([transform])
         output_key = key.output(transform.token())
         cached = None if force else self.cached(output_key)
         if cached is not None:
@@ -101,6 +106,7 @@ class Variants:
 
     async def stored(self, key: ImageKey, transform: Transform) -> Output | None:
         """Memory or storage, never a render: for requests whose URL policy forbids rendering."""
+        self.overlays.check([transform])
         output_key = key.output(transform.token())
         return self.cached(output_key) or await self._from_storage(output_key, transform)
 
@@ -128,11 +134,12 @@ class Variants:
         returns them. Requests for those outputs that arrive meanwhile join the job.
         `probe`: the original's header, when the caller has just read it.
         """
+        self.overlays.check(transforms)
         unique = list({t.token(): t for t in transforms}.values())
         missing = unique if force else await self._missing(key, unique)
         if not missing:
             return []
-        batch = asyncio.ensure_future(self._render_batch(key, missing, original, probe))
+        batch = asyncio.ensure_future(self._make(key, missing, original, probe))
         for i, transform in enumerate(missing):
             self._flights.add(key.output(transform.token()), self._pick(batch, i))
         await asyncio.shield(batch)
@@ -183,7 +190,57 @@ class Variants:
         )
         if stored is not None:
             return stored
-        return (await self._render_batch(key, [transform], original, flight=flight))[0]
+        return (await self._make(key, [transform], original, flight=flight))[0]
+
+    async def _make(
+        self,
+        key: ImageKey,
+        transforms: list[Transform],
+        original: bytes | None,
+        probe: render.Probe | None = None,
+        flight: Flight[Output] | None = None,
+    ) -> list[Output]:
+        """Placeholders are drawn from the original's ThumbHash, without its pixels; the other
+        outputs render together. Returned in the order asked."""
+        drawn = [t for t in transforms if t.placeholder]
+        if not drawn:
+            return await self._render_batch(key, transforms, original, probe, flight)
+        rest = [t for t in transforms if not t.placeholder]
+        outputs = await self._draw_placeholders(key, drawn, original, probe)
+        if rest:
+            outputs += await self._render_batch(key, rest, original, probe, flight)
+        made = dict(zip((t.token() for t in drawn + rest), outputs, strict=True))
+        return [made[t.token()] for t in transforms]
+
+    async def _draw_placeholders(
+        self,
+        key: ImageKey,
+        transforms: list[Transform],
+        original: bytes | None,
+        probe: render.Probe | None,
+    ) -> list[Output]:
+        """A few milliseconds each (the ThumbHash decode is pure Python): in the pool, not on
+        the event loop. Stored and served like any output."""
+        hashed = await self._placeholder(key, original, probe)
+        rendered = [await self.pool.run(render.draw_placeholder, hashed, t) for t in transforms]
+        return await self._kept(key, transforms, rendered)
+
+    async def _placeholder(
+        self, key: ImageKey, original: bytes | None, probe: render.Probe | None
+    ) -> bytes:
+        """The original's ThumbHash: the upload's probe, else its info.json (from memory once
+        read). An original stored before placeholders has none: its bytes are probed (a small
+        decode) for each output format once, since outputs are stored; its info.json is not
+        rewritten, as info.json is written once (originals.py)."""
+        if probe is not None and probe.placeholder is not None:
+            return probe.placeholder
+        stored = (await self.originals.info(key)).get("placeholder")
+        if stored:
+            return base64.b64decode(stored)
+        data = original if original is not None else await self.originals.original(key)
+        found = await self.pool.run(render.probe, data, self.limits, isolated=render.isolated(data))
+        assert found.placeholder is not None  # probe always makes it
+        return found.placeholder
 
     async def _render_batch(
         self,
@@ -198,6 +255,7 @@ class Variants:
         document's renders wait for each other before they take a worker (guards.py)."""
         pages = {(key.prefix, t.page) for t in transforms}
         self._check_failures(pages)
+        overlays = await self.overlays.of(transforms)  # read once per process, before a worker
         async with await self._document_turn(key, original), self.pool.slot():
             self._check_failures(pages)  # the renders before it in the queue may have failed
             if flight is not None:
@@ -213,6 +271,7 @@ class Variants:
                     self.limits,
                     probe,
                     self.fast_shrink,
+                    overlays,
                     isolated=render.isolated(data),
                 )
             except ImageServerError as exc:
@@ -221,10 +280,17 @@ class Variants:
                 raise
             seconds = (time.perf_counter() - started) / len(transforms)
         for transform in transforms:
-            self.metrics.lookup("render")
             self.metrics.rendered(transform.format, seconds)
+        return await self._kept(key, transforms, rendered)
+
+    async def _kept(
+        self, key: ImageKey, transforms: list[Transform], rendered: list[render.Rendered]
+    ) -> list[Output]:
+        """Made outputs are stored, and remembered in memory."""
         keys = [key.output(t.token()) for t in transforms]
         await self._store(keys, rendered)
+        for _ in transforms:
+            self.metrics.lookup("render")
         return [
             self._remember(k, Output.of(r.data, t))
             for k, r, t in zip(keys, rendered, transforms, strict=True)

@@ -35,3 +35,19 @@ def test_cli_benchmark_runs_both_sides(tmp_path: Path) -> None:
     assert report["images_per_s"]["plain"] > 0
     assert len(report["ratio_per_round"]) == 1
     assert list(tmp_path.iterdir()) == []  # every round's files are gone at the end
+
+
+def test_options_benchmark_measures_both_sides(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "benchmarks.options", "--rounds", "1", "--renders", "2"]
+    command += ["--concurrency", "1,2", "--images", "1", "--out", str(tmp_path / "results")]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    assert "## CPU ms per render (c1)" in (tmp_path / "results" / "options.md").read_text()
+    results = json.loads((tmp_path / "results" / "options.json").read_text())
+    assert set(results["check"]) == {"none", "none (h400)", "blur", "rotate", "pad", "watermark"}
+    for row in results["rows"]:  # an option that does not render yet is left out, not failed
+        assert row["throughput"]["server_per_s"] > 0
+        assert row["throughput"]["pyvips_per_s"] > 0
+        if not row["option"].startswith("none"):  # the bases have no cost of their own
+            assert len(row["server"]["cpu_ms"]["cost_per_round"]) == 1
+            assert len(row["pyvips"]["cpu_ms"]["cost_per_round"]) == 1

@@ -6,6 +6,7 @@ import pytest
 
 from imageserver.errors import BadRequest
 from imageserver.presets import expand, is_preset, name_problem
+from imageserver.settings import SettingsError, load
 from imageserver.transform import Fit, Transform, parse_token
 
 PRESETS = {"small": "w150", "header": "1200x400-smart", "big_2": "w1200-q70"}
@@ -70,3 +71,45 @@ def test_name_problem(name: str, problem: str | None) -> None:
         assert found is None
     else:
         assert problem in (found or "")
+
+
+OPTION_PRESETS = {
+    "thumb": "x200-smart-sharpen",
+    "hero": "w1200-c0x0.1x1x0.8-blur20-q60-b150000",
+    "card": "400x300-pad-bg000000-wmlogo",
+    "icon": "x64-lossless",
+    "tilted": "w300-r90-flip-keep",
+}
+
+
+@pytest.mark.parametrize(
+    ("token", "canonical"),
+    [
+        ("thumb.jpg", "x200-smart-sharpen.jpg"),
+        ("thumb-q50@2x.webp", "x200-smart-sharpen-q50@2x.webp"),
+        ("hero.jpg", "w1200-c0x0.1x1x0.8-blur20-q60-b150000.jpg"),
+        ("card.png", "400x300-pad-bg000000-wmlogo.png"),
+        ("icon.webp", "x64-lossless.webp"),
+        ("tilted-p2.jpg", "w300-r90-flip-keep-p2.jpg"),
+    ],
+)
+def test_presets_name_any_option(token: str, canonical: str) -> None:
+    """`thumb = "x200-smart-sharpen"`: a preset's stem takes every option a token does."""
+    assert parse_token(token, presets=OPTION_PRESETS).token() == canonical
+
+
+def test_a_preset_s_options_are_checked_against_the_format() -> None:
+    with pytest.raises(BadRequest, match=r"^lossless: expected webp or avif, got jpg$"):
+        parse_token("icon.jpg", presets=OPTION_PRESETS)
+
+
+def test_settings_take_presets_with_options() -> None:
+    settings = load(
+        env={"IMAGESERVER_NAMESPACE_PRESETS": "p=thumb:x200-smart-sharpen,icon:x64-lossless"}
+    )
+    assert settings.namespace_presets["p"] == {
+        "thumb": "x200-smart-sharpen",
+        "icon": "x64-lossless",
+    }
+    with pytest.raises(SettingsError, match=r"blur: expected blur0\.3-blur100"):
+        load(env={"IMAGESERVER_NAMESPACE_PRESETS": "p=soft:w200-blur0"})

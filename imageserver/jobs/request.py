@@ -17,6 +17,7 @@ from ..keys import check_name, check_namespace
 from ..netguard import SourceURL, check_literal_host, check_source_url
 from ..settings import Settings
 from ..transform import parse_tokens
+from ..watermarks import check_known
 from .mime import parse_mime_rule
 
 MAX_TIMEOUT_S = 600.0
@@ -140,6 +141,7 @@ def parse_ingest_params(body: Mapping[str, Any], settings: Settings) -> dict[str
     if not isinstance(outputs, str):
         raise BadRequest("outputs: expected a list of tokens or a comma-separated string")
     transforms = parse_tokens(outputs, max_side=settings.max_output_side)  # refuses .auto
+    check_known(transforms, settings.watermarks)
     tokens = list(dict.fromkeys(t.token() for t in transforms))
     return {"namespace": namespace, "outputs": tokens, **_stored_or_source(body), **_name(body)}
 

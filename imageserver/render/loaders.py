@@ -13,6 +13,9 @@ from typing import Any, Protocol
 import pyvips
 
 LOAD_OPTIONS = "fail_on=error"  # refuse corrupt and truncated data instead of grey filler
+# verify's decode: page 1 within this box, which is also the placeholder's input (why 32:
+# render/placeholder.py)
+PREVIEW_SIDE = 32
 
 
 class DecodeError(Exception):
@@ -58,8 +61,15 @@ class Loader(Protocol):
 
     def load_resized(self, data: bytes, resize: Resize) -> pyvips.Image: ...
 
-    def verify(self, data: bytes) -> None:
-        """Decodes enough to prove the pixels are readable."""
+    def load_whole(self, data: bytes, page: int, shrink: int, *, rereads: bool) -> pyvips.Image:
+        """The whole picture as displayed (EXIF orientation applied), decoded at 1/shrink where
+        the decoder can; for crops by coordinates and trims. `rereads`: the caller reads the
+        pixels more than once (a trim scans them, then crops), so they are kept in memory."""
+        ...
+
+    def verify(self, data: bytes) -> pyvips.Image:
+        """Page 1 (frame 1), upright, within PREVIEW_SIDE: reading its pixels proves they
+        decode, and they are the placeholder's input (render.probe). Cheap: shrunk on load."""
 
 
 class LibvipsLoader:
@@ -78,6 +88,16 @@ class LibvipsLoader:
             ),
         )
 
+    def load_whole(self, data: bytes, page: int, shrink: int, *, rereads: bool) -> pyvips.Image:
+        """Sequential (streamed, no full copy in memory) unless the pixels are read twice or
+        turned by the EXIF orientation, which reads them out of order."""
+        options = ",".join(filter(None, (LOAD_OPTIONS, _page_option(page))))
+        shrunk = {"shrink": shrink} if shrink > 1 else {}
+        image = pyvips.Image.new_from_buffer(data, options, access="sequential", **shrunk)
+        if rereads or _int_field(image, "orientation", 1) != 1:
+            image = pyvips.Image.new_from_buffer(data, options, **shrunk)
+        return image.autorot()
+
     def load_resized(self, data: bytes, resize: Resize) -> pyvips.Image:
         if resize.shrink > 1:  # thumbnail_buffer would pick its own, more cautious, shrink
             image = pyvips.Image.new_from_buffer(
@@ -91,8 +111,8 @@ class LibvipsLoader:
         width, options = resize.size()
         return pyvips.Image.thumbnail_buffer(data, width, option_string=load_options, **options)
 
-    def verify(self, data: bytes) -> None:
-        pyvips.Image.thumbnail_buffer(data, 32, option_string=LOAD_OPTIONS).avg()
+    def verify(self, data: bytes) -> pyvips.Image:
+        return pyvips.Image.thumbnail_buffer(data, PREVIEW_SIDE, option_string=LOAD_OPTIONS)
 
 
 class HeifLoader:
@@ -104,12 +124,15 @@ class HeifLoader:
         icc = heif.info.get("icc_profile") if heif.info.get("icc_profile_type") != "nclx" else None
         return Header(width, height, 1, 1, "A" in heif.mode, _is_foreign(icc or b""))
 
+    def load_whole(self, data: bytes, page: int, shrink: int, *, rereads: bool) -> pyvips.Image:
+        return self._decode(data)  # decoded into memory whole: any access pattern is cheap
+
     def load_resized(self, data: bytes, resize: Resize) -> pyvips.Image:
         width, options = resize.size()
         return self._decode(data).thumbnail_image(width, **options)
 
-    def verify(self, data: bytes) -> None:
-        self._decode(data)
+    def verify(self, data: bytes) -> pyvips.Image:
+        return self._decode(data).thumbnail_image(PREVIEW_SIDE, height=PREVIEW_SIDE)
 
     @staticmethod
     def _decode(data: bytes) -> pyvips.Image:

@@ -18,14 +18,13 @@ import pyvips
 
 from ..errors import Encrypted
 from ..pages import check_page, cover_size
-from .loaders import DecodeError, Header, Resize
+from .loaders import PREVIEW_SIDE, DecodeError, Header, Resize
 
 _PDFIUM = threading.Lock()  # PDFium keeps global state: one call at a time per process
 _BANDS = 3
 # Annotations drawn (form fields, stamps); RGB byte order, which libvips expects, not BGR.
 _RENDER_FLAGS = pdfium_c.FPDF_ANNOT | pdfium_c.FPDF_REVERSE_BYTE_ORDER
 _WHITE = (255, 255, 255, 255)
-_VERIFY_SIDE = 32
 
 
 class PdfLoader:
@@ -47,10 +46,13 @@ class PdfLoader:
             image = _draw(page, *cover_size(width, height, resize.width, resize.height, crop=crop))
         return image.thumbnail_image(resize.width, height=resize.height, **resize.options)
 
-    def verify(self, data: bytes) -> None:
-        """Draws page 1 small: the document opens and its first page renders."""
+    def verify(self, data: bytes) -> pyvips.Image:
+        """Draws page 1 small, in its shape: the document opens and its first page renders."""
         with _document(data) as pdf:
-            _draw(pdf[0], _VERIFY_SIDE, _VERIFY_SIDE)
+            page = pdf[0]
+            width, height = page.get_size()
+            scale = PREVIEW_SIDE / max(width, height, 1)
+            return _draw(page, max(1, round(width * scale)), max(1, round(height * scale)))
 
 
 def unlock(data: bytes, password: str) -> bytes | None:

@@ -20,7 +20,7 @@ from ..settings import Settings
 from ..transform import AUTO_FORMAT, Transform, parse_token, parse_tokens
 from ..variants import Output
 from .appkeys import SERVICES, SIBLINGS
-from .responses import immutable_bytes, original_headers
+from .responses import fallback_bytes, immutable_bytes, original_headers
 
 PRESET_REDIRECT_CACHE = "public, max-age=3600"
 
@@ -91,11 +91,13 @@ def _with_urls(
 
 def _requested_outputs(request: web.Request, services: Services) -> list[Transform]:
     """Validated before the body is read: a bad token costs the client nothing."""
-    return parse_tokens(
+    outputs = parse_tokens(
         request.query.get("outputs", ""),
         max_side=services.settings.max_output_side,
         presets=services.settings.namespace_presets.get(request.match_info["namespace"]),
     )
+    services.variants.overlays.check(outputs)
+    return outputs
 
 
 async def _original_bytes(request: web.Request, services: Services) -> bytes:
@@ -171,9 +173,11 @@ async def output(request: web.Request) -> web.Response:
     vary = {"Vary": "Accept"} if concrete is not transform else None
     try:
         result = await _lookup(services, key, concrete, allowed.render, vary)
-    except ImageServerError:
+    except ImageServerError as exc:
         services.metrics.event("image_request_fail")
-        raise
+        if services.fallback is None or not services.fallback.covers(exc):
+            raise
+        return fallback_bytes(services.fallback, exc)
     if result is None:
         raise Forbidden(access.refusal(policy, key.namespace))
     return immutable_bytes(request, result.body, result.content_type, result.etag, vary)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..errors import ImageServerError
+from ..fallback import Fallback
 from ..keys import IMMUTABLE
 
 
@@ -26,6 +28,19 @@ def immutable_bytes(
         return web.Response(status=304, headers=headers)
     headers["Content-Type"] = content_type
     return web.Response(body=body, headers=headers)
+
+
+def fallback_bytes(fallback: Fallback, error: ImageServerError) -> web.Response:
+    """The fallback image for a failed render (--fallback-image): 200, so an <img> shows it;
+    cached briefly, as the failure may pass; never stored as the output. The real status and
+    error code ride in headers, for logs and for clients that care."""
+    headers = {
+        "Cache-Control": f"public, max-age={fallback.ttl_s}",
+        "X-Content-Type-Options": "nosniff",
+        "X-Imageserver-Status": str(error.status),
+        "X-Imageserver-Error": error.code,
+    }
+    return web.Response(body=fallback.body, content_type=fallback.content_type, headers=headers)
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:

@@ -279,3 +279,36 @@ def test_process_starts_without_what_only_the_server_and_jobs_need(tmp_path: Pat
     )
     assert done.stdout.splitlines()[-1] == ""
     assert '"hash"' in done.stdout  # the file was stored
+
+
+# Every option of the token vocabulary (README "Output tokens"), in non-canonical spellings too:
+# the spelling given -> the output's canonical token and size (None: not checked).
+OPTION_TOKENS = {
+    "x200-gne-sharpen.jpg": ("x200-gne-sharpen.jpg", (200, 200)),
+    "400x300-pad-bg000000.png": ("400x300-pad-bg000000.png", (400, 300)),
+    "300x200-force.webp": ("300x200-force.webp", (300, 200)),
+    "w300-flip-r90-blur2.0-c0.25x0x0.5x1.jpg": (
+        "w300-c0.25x0x0.5x1-r90-flip-blur2.jpg",
+        (300, 200),
+    ),
+    "x150-b20000-q70-fp0.2x0.8.jpg": ("x150-fp0.2x0.8-q70-b20000.jpg", (150, 150)),
+    "w200-trim-flop-keep-baseline.jpg": ("w200-trim-flop-baseline-keep.jpg", None),
+    "w200-lossless.webp": ("w200-lossless.webp", (200, 150)),
+    "w200-progressive.png": ("w200-interlace.png", (200, 150)),
+    "placeholder.png": ("placeholder.png", None),
+}
+
+
+def test_process_takes_every_option_of_the_server_s_tokens(tmp_path: Path) -> None:
+    """The CLI parses outputs as the server does: canonical tokens name the stored files."""
+    storage = tmp_path / "data"
+    run = run_cli(
+        "process", "--storage", storage, "--outputs", ",".join(OPTION_TOKENS), IMAGES / "grid.jpg"
+    )
+    assert run.returncode == 0, run.stderr
+    (line,) = run.lines
+    assert set(line["outputs"]) == {token for token, _ in OPTION_TOKENS.values()}
+    for token, size in OPTION_TOKENS.values():
+        image = pyvips.Image.new_from_file(str(storage / line["outputs"][token]))
+        assert size is None or (image.width, image.height) == size, token
+    assert line["placeholder"]

@@ -44,6 +44,7 @@ async def test_upload_answers_pdf_info(
         "content_type": "application/pdf",
         "size": len(data),
         "pages": pages,
+        "placeholder": info["placeholder"],  # page 1's (tests/test_placeholder.py)
     }
 
 

@@ -46,6 +46,7 @@ async def test_upload_info_original_roundtrip(server: Server) -> None:
         "height": 600,
         "content_type": "image/jpeg",
         "size": len(data),
+        "placeholder": info["placeholder"],  # tests/test_placeholder.py checks its bytes
     }
     assert len(info["hash"]) == 32
     assert await server.upload(data) == info  # same bytes: a no-op with the same answer
