@@ -152,7 +152,7 @@ class Settings:
         "",
         "an image file (jpg, png, gif, webp, avif; read at start) answered with 200 when an "
         "output fails to render: undecodable, over a limit, overloaded, storage down; the real "
-        "status in X-Imageserver-Status (empty: off; see Fallback image)",
+        "status in X-Imageserver-Status (empty: off; see 'Placeholders and the fallback image')",
     )
     fallback_image_ttl_s: int = _setting(
         60, "Cache-Control max-age of the fallback image, in seconds: the failure may pass"
