@@ -130,6 +130,13 @@ async def test_crop_takes_the_centre(server: Server) -> None:
         ("200x200.jpg", "x200.jpg"),
         ("x200-q30-smart.jpg", "x200-smart-q30.jpg"),
         ("w0200@1x.JPG", "w200.jpg"),
+        ("x200-gc.jpg", "x200.jpg"),
+        ("w200-progressive.jpg", "w200.jpg"),
+        ("w200-progressive.png", "w200-interlace.png"),
+        ("w200-keep-flop-flip-r90.jpg", "w200-r90-flip-flop-keep.jpg"),
+        ("x200-fp0.50x0.250-sharpen1.0.webp", "x200-fp0.5x0.25-sharpen.webp"),
+        ("w200-bgFF0000-blur2.0-trim10.png", "w200-trim-blur2-bgff0000.png"),
+        ("placeholder.JPEG", "placeholder.jpg"),
     ],
 )
 async def test_non_canonical_spellings_redirect(
