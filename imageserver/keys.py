@@ -30,6 +30,7 @@ RESERVED_NAMESPACES = frozenset(
         "hb",
         "retry",
         "dashboard",
+        "admin",  # the dashboard's default --admin-prefix
     }
 )
 _HEX = re.compile(r"[0-9a-f]+")

@@ -158,6 +158,12 @@ class Settings:
         60, "Cache-Control max-age of the fallback image, in seconds: the failure may pass"
     )
     maintenance_file: str = _setting("", "while this file exists /healthz answers 503")
+    admin_prefix: str = _setting(
+        "/admin", "path of the admin dashboard, behind the API keys (empty: no dashboard)"
+    )
+    admin_session_ttl_s: int = _setting(
+        8 * 3600, "how long a dashboard login lasts, in seconds"
+    )
     statsd: str = _setting("", "statsd host:port (empty: off)")
     statsd_prefix: str = _setting("image_server", "prefix of statsd names (the wanelo seed's)")
     log_level: str = _setting("info", "debug, info, warning or error")

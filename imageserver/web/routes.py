@@ -12,6 +12,8 @@ from aiohttp.typedefs import Handler
 
 from ..keys import NAMED
 from . import handlers, jobs, seeds
+from .admin import add_admin_routes
+from .appkeys import SERVICES
 from .middleware import needs_api_key, runs_to_completion
 from .seeds import downloader, gateway, insight
 
@@ -27,6 +29,7 @@ def _write(handler: Handler) -> Handler:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", insight.index)  # the index; with ?url=, insight-reloaded's submit
+    add_admin_routes(app, app[SERVICES].settings.admin_prefix)  # before /{queue}
     app.router.add_get("/healthz", handlers.healthz)
     app.router.add_get("/hb", downloader.heartbeat)
     app.router.add_get("/metrics", handlers.metrics)
