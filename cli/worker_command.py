@@ -35,6 +35,8 @@ def run(config: Settings, _args: argparse.Namespace) -> int:
 
 async def _work(config: Settings) -> None:
     from imageserver.jobs import Jobs, Workers  # saq and aiohttp: only this command needs them
+    from imageserver.jobs.instances import Heartbeat
+    from imageserver.jobs.uploads import RecentUploads
 
     services = build_services(config)
     jobs = Jobs(config)
@@ -44,11 +46,16 @@ async def _work(config: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     await services.open()
     await jobs.open()
+    RecentUploads(jobs.backend).attach(services.originals)  # for the dashboard's Images
     workers = Workers(jobs, services)
+    interval_s = config.instance_heartbeat_s
+    heartbeat = Heartbeat(jobs.backend, "worker", interval_s, None, workers.running)
     try:
         await workers.start()
+        await heartbeat.start()
         await stop.wait()
     finally:
+        await heartbeat.stop()
         await workers.stop()
         await jobs.close()
         await services.close()

@@ -78,6 +78,17 @@ def crop_region(width: int, height: int, crop: Crop) -> Region:
     return Region(left, top, crop_w, crop_h)
 
 
+def widened_region(found: Region, shrink: int, width: int, height: int) -> Region:
+    """A box found on a picture reduced 1/shrink by block means, in the `width` x `height`
+    picture's pixels: its blocks and one more on each side (clamped to the picture). A block
+    that content only partly fills can average within a threshold: the box's edge then lies
+    in the block outside it, so the one more keeps it."""
+    left, top = max(0, (found.left - 1) * shrink), max(0, (found.top - 1) * shrink)
+    right = min(width, (found.left + found.width + 1) * shrink)
+    bottom = min(height, (found.top + found.height + 1) * shrink)
+    return Region(left, top, right - left, bottom - top)
+
+
 def _fraction_edge(fraction: float, length: int) -> int:
     return math.floor(fraction * length + 0.5)
 

@@ -13,9 +13,12 @@ event loop's thread.
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from .rolling import Rolling
 
 if TYPE_CHECKING:
     from statsd import StatsClient
@@ -23,6 +26,12 @@ if TYPE_CHECKING:
 _RENDER_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 Labels = tuple[str, ...]
+# The dashboard's hit ratio (web/admin/metrics.py): lookups answered without a render, over those
+# and renders; and the gauge its queue depth chart samples.
+HITS = ("memory", "storage", "redirect")
+MISSES = ("render",)
+RENDERED = "rendered"  # the per-minute count of `Metrics.rendered`
+QUEUE_DEPTH = "imageserver_render_pool_pending"
 
 
 @dataclass
@@ -85,6 +94,7 @@ class Metrics:
             ("result",),
         )
         self.gauges: dict[str, Gauge] = {}
+        self.rolling = Rolling()  # the last hour per minute, for the dashboard's charts
         self.statsd = _statsd_client(statsd_address, statsd_prefix)
 
     def watch(self, name: str, help: str, read: Callable[[], float]) -> None:
@@ -96,13 +106,26 @@ class Metrics:
 
     def lookup(self, result: str) -> None:
         self.lookups.inc(result)
+        self.rolling.count(time.time(), result)
 
     def rendered(self, fmt: str, seconds: float) -> None:
         self.renders.observe(seconds, fmt)
+        self.rolling.count(time.time(), RENDERED)
         self.event("image_request")
         self.event(f"image_request.{fmt}")
         if self.statsd:
             self.statsd.timing(f"render.{fmt}", seconds * 1000)
+
+    def served(self, seconds: float) -> None:
+        """An output request answered (web/middleware.py), whatever its status: its latency."""
+        self.rolling.observe(time.time(), seconds)
+
+    def sample_depth(self) -> None:
+        """The render pool's depth now, kept as the minute's deepest (web/admin/metrics.py
+        samples it every second)."""
+        gauge = self.gauges.get(QUEUE_DEPTH)
+        if gauge is not None:
+            self.rolling.sample(time.time(), gauge.read())
 
     def event(self, name: str) -> None:
         if self.statsd:
@@ -121,6 +144,7 @@ class Metrics:
                 ]
             },
             "gauges": {g.name: g.read() for g in self.gauges.values()},
+            "rolling": self.rolling.to_json(),
         }
 
     def restore(self, snapshot: Snapshot) -> None:
@@ -135,6 +159,7 @@ class Metrics:
             mine = self.renders.counts.setdefault(key, [0] * len(counts))
             self.renders.counts[key] = [a + b for a, b in zip(mine, counts, strict=True)]
             self.renders.sums[key] = self.renders.sums.get(key, 0.0) + total
+        self.rolling.merge(Rolling.from_json(snapshot.get("rolling", [])))
 
     def exposition(self, others: Iterable[Snapshot] = ()) -> bytes:
         """The Prometheus text format, written by prometheus_client: this process's counts plus

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -22,6 +23,7 @@ from .pool import RenderPool
 from .storage import Storage
 
 JSON = "application/json"
+log = logging.getLogger(__name__)
 
 
 class RenderOutputs(Protocol):
@@ -29,6 +31,16 @@ class RenderOutputs(Protocol):
     ingest just read, so the render need not read it again; None for a known original."""
 
     def __call__(self, key: ImageKey, *, probe: render.Probe | None) -> Awaitable[object]: ...
+
+
+class Listener(Protocol):
+    """Told of originals stored and deleted (jobs/uploads.py records them for the dashboard).
+    Awaited on the upload's path: one small write at most. A failure is logged, never raised:
+    the original is stored (or gone) whatever a listener makes of it."""
+
+    async def created(self, ingested: Ingested) -> None: ...
+
+    async def deleted(self, key: ImageKey) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,7 @@ class Originals:
         self.limits = limits
         self._infos: ByteLRU[dict[str, Any]] = ByteLRU(INFO_CACHE_BYTES, INFO_CACHE_BYTES)
         self._names: PerKeyLimit[str] = PerKeyLimit(1)
+        self.listeners: list[Listener] = []  # of ingest and keep_file's new originals, deletes
 
     async def ingest(
         self,
@@ -111,7 +124,7 @@ class Originals:
             return Ingested(key, info, created=False)
         found = await self._checked(key, data, render_outputs)
         info = await self._store(key, data, found, extra)
-        return Ingested(key, info, created=True)
+        return await self._announced(Ingested(key, info, created=True))
 
     async def adopt(self, namespace: str, rendered: render.Rendered) -> Ingested:
         """Stores an image this server rendered (a rasterized PDF page) as an original of its
@@ -146,7 +159,12 @@ class Originals:
         if existing is not None:
             return Ingested(key, json.loads(existing), created=False)
         info = {"hash": key.hash, "content_type": content_type, "size": len(data), "file": True}
-        return Ingested(key, await self._put(key, data, info), created=True)
+        return await self._announced(Ingested(key, await self._put(key, data, info), created=True))
+
+    async def _announced(self, ingested: Ingested) -> Ingested:
+        for listener in self.listeners:
+            await _told(listener.created(ingested), ingested.key)
+        return ingested
 
     async def _unlocked(
         self, namespace: str, data: bytes, password: str | None
@@ -212,7 +230,17 @@ class Originals:
         if not await self.storage.exists(key.info):
             raise NotFound(f"no image {key.hash} in namespace {key.namespace}")
         self._infos.discard(key.info)
-        return await self.storage.delete_prefix(key.prefix)
+        removed = await self.storage.delete_prefix(key.prefix)
+        for listener in self.listeners:
+            await _told(listener.deleted(key), key)
+        return removed
+
+
+async def _told(call: Awaitable[None], key: ImageKey) -> None:
+    try:
+        await call
+    except Exception:
+        log.warning("a listener of originals failed on %s", key.prefix, exc_info=True)
 
 
 def _check_same(key: ImageKey, info: dict[str, Any], content: ImageKey) -> None:

@@ -12,7 +12,7 @@ from .blocking import IN_THREAD, Blocking
 from .fallback import Fallback, load_fallback
 from .guards import FailureMemory, PerKeyLimit
 from .memcache import ByteLRU
-from .metrics import Metrics
+from .metrics import QUEUE_DEPTH, Metrics
 from .netguard import FetchPolicy
 from .originals import Originals
 from .overlays import Overlays
@@ -128,7 +128,7 @@ def build_services(settings: Settings, blocking: Blocking = IN_THREAD) -> Servic
         probation_bytes=max(settings.memory_cache_item_bytes, settings.memory_cache_bytes // 64),
     )
     metrics.watch(
-        "imageserver_render_pool_pending",
+        QUEUE_DEPTH,
         "Renders running or waiting in the pool",
         lambda: pool.pending,
     )

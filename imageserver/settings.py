@@ -161,9 +161,7 @@ class Settings:
     admin_prefix: str = _setting(
         "/admin", "path of the admin dashboard, behind the API keys (empty: no dashboard)"
     )
-    admin_session_ttl_s: int = _setting(
-        8 * 3600, "how long a dashboard login lasts, in seconds"
-    )
+    admin_session_ttl_s: int = _setting(8 * 3600, "how long a dashboard login lasts, in seconds")
     statsd: str = _setting("", "statsd host:port (empty: off)")
     statsd_prefix: str = _setting("image_server", "prefix of statsd names (the wanelo seed's)")
     log_level: str = _setting("info", "debug, info, warning or error")
@@ -219,6 +217,11 @@ class Settings:
         30, "a running job whose worker is silent this long is taken back and run again"
     )
     job_ttl_s: int = _setting(7 * 24 * 3600, "finished jobs are kept this long for status lookups")
+    instance_heartbeat_s: float = _setting(
+        5.0,
+        "every server and worker process writes a heartbeat to --jobs-url this often (the "
+        "dashboard's Instances: stale after 3 missed, forgotten after 10)",
+    )
     job_host_limit: int = _setting(4, "concurrent fetches per source host, across all workers")
     callback_secret: str = _setting("", "HMAC-SHA256 key that signs callbacks (empty: unsigned)")
     callback_max_attempts: int = _setting(5, "tries per callback until a 2xx answer")

@@ -249,6 +249,7 @@ def _jobs_problems(settings: Settings) -> list[str]:
             "job_timeout_s",
             "job_ttl_s",
             "job_heartbeat_s",
+            "instance_heartbeat_s",
             "job_host_limit",
             "callback_max_attempts",
             "callback_timeout_s",

@@ -24,6 +24,7 @@ from imageserver.geometry import (
     plan,
     scaled_length,
     turned,
+    widened_region,
 )
 from imageserver.transform import MAX_DENSITY, Crop, Fit, Gravity, Transform, parse_token
 
@@ -377,6 +378,20 @@ def test_crop_region(crop: Crop, region: Region) -> None:
 def test_crop_outside_the_picture_is_a_bad_request(crop: Crop) -> None:
     with pytest.raises(BadRequest, match="crop: expected a region inside the 800x600 picture"):
         crop_region(800, 600, crop)
+
+
+@pytest.mark.parametrize(
+    ("found", "shrink", "widened"),
+    [
+        (Region(10, 5, 20, 30), 4, Region(36, 16, 88, 128)),  # a block more on each side
+        (Region(0, 1, 10, 8), 4, Region(0, 0, 44, 40)),  # clamped at the left and top
+        (Region(190, 140, 10, 10), 4, Region(756, 556, 44, 44)),  # clamped at 800x600
+        (Region(3, 3, 1, 1), 1, Region(2, 2, 3, 3)),
+    ],
+)
+def test_widened_region(found: Region, shrink: int, widened: Region) -> None:
+    """A box found on a picture reduced 1/shrink, back in the 800x600 picture's pixels."""
+    assert widened_region(found, shrink, 800, 600) == widened
 
 
 @st.composite

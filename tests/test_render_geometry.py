@@ -170,6 +170,22 @@ def test_trim_then_crop_inside_the_trimmed_picture(framed_grid: bytes) -> None:
         ours(framed_grid, "w100-c0x0x850x300-trim.png")  # inside the source, not the grid
 
 
+def test_trim_of_a_jpeg_border_matches_libvips_find_trim() -> None:
+    """JPEG noise in the border is where the box may differ from find_trim's by a few pixels
+    (render/trim.py; tests/test_render_trim.py): the picture still matches libvips' trim."""
+    photo = displayed("Landscape_1.jpg")
+    white = {"extend": "background", "background": [255, 255, 255]}
+    framed = photo.embed(37, 21, photo.width + 92, photo.height + 34, **white)
+    jpeg = framed.write_to_buffer(".jpg", Q=70)
+    picture = pyvips.Image.new_from_buffer(jpeg, "")
+    left, top, width, height = picture.find_trim(threshold=10, background=picture.getpoint(0, 0))
+    image = ours(jpeg, "w300-trim.png")
+    assert image.width == 300
+    assert abs(image.height - round(300 * height / width)) <= 1
+    expected = picture.crop(left, top, width, height)
+    assert ssim(image, expected.thumbnail_image(300, height=image.height, size="force")) >= 0.98
+
+
 def test_trim_of_one_colour_keeps_the_whole_picture() -> None:
     data = pyvips.Image.black(40, 30).write_to_buffer(".png")
     assert (ours(data, "w20-trim.png").width, ours(data, "w20-trim.png").height) == (20, 15)
@@ -286,7 +302,8 @@ def test_outputs_differing_only_in_encoding_share_one_decode(
 
 
 def test_trim_with_fast_shrink_decodes_full_size(framed_grid: bytes) -> None:
-    """The trim box is found on full-size pixels: a shrunk decode would shrink the output."""
+    """A trim decodes full size (its edges are found on full-size pixels): a shrunk decode
+    would shrink the output."""
     jpeg = pyvips.Image.new_from_buffer(framed_grid, "").write_to_buffer(".jpg", Q=95)
     result = render.render(jpeg, parse_token("w500-trim.png"), LIMITS, fast_shrink=True)
     assert (result.width, result.height) == (500, 375)

@@ -11,6 +11,8 @@ import hashlib
 import re
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from saq import Job, Status
@@ -175,14 +177,33 @@ class Jobs:
 
     async def listed(self, state: State | None, queue: str | None, limit: int) -> list[Job]:
         """In no particular order (Redis has none to give), at most `limit`."""
-        statuses = [Status(s) for s in saq_statuses(state)] if state else list(Status)
         found: list[Job] = []
-        for name in [queue] if queue else self.queues:
-            async for job in self.queue(name).iter_jobs(statuses):
+        async with aclosing(self.iter_listed(state, queue)) as listing:
+            async for job in listing:
                 found.append(job)
                 if len(found) >= limit:
-                    return found
+                    break
         return found
+
+    async def iter_listed(self, state: State | None, queue: str | None) -> AsyncIterator[Job]:
+        """Every job in `state` of `queue` (None: any), queue by queue in the backend's order:
+        what the dashboard pages through (web/admin/jobs.py)."""
+        statuses = [Status(s) for s in saq_statuses(state)] if state else list(Status)
+        for name in [queue] if queue else self.queues:
+            async for job in self.queue(name).iter_jobs(statuses):
+                yield job
+
+    async def state_counts(self) -> dict[str, dict[str, int]]:
+        """Jobs per queue and state: queued and running as the backend counts them, finished ones
+        by one pass over them (kept a TTL). For dashboards, not hot paths."""
+        finished = [Status(s) for state in FINISHED for s in saq_statuses(state)]
+        counts: dict[str, dict[str, int]] = {}
+        for name, queue in self.queues.items():
+            status = await self.queue_status(name)
+            ended = Counter([state_of(job) async for job in queue.iter_jobs(finished)])
+            live = {State.QUEUED: status["queued"], State.RUNNING: status["running"]}
+            counts[name] = {state.value: live.get(state, ended[state]) for state in State}
+        return counts
 
     async def pending_groups(self) -> Counter[str]:
         """Queued jobs (a retry's backoff included) per group, across the queues: the seed

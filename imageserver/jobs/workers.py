@@ -40,6 +40,10 @@ class Workers:
         quiet_saq()
         self._running = [asyncio.create_task(worker.start()) for worker in self._workers]
 
+    def running(self) -> int:
+        """Jobs (callbacks included) running in this process now: its heartbeat's load."""
+        return sum(len(worker.job_task_contexts) for worker in self._workers)
+
     async def stop(self) -> None:
         """Jobs still running are handed back to their queue (saq retries them), not lost."""
         for worker in self._workers:

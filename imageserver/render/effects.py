@@ -13,10 +13,10 @@ import pyvips
 from .frames import per_frame
 
 if TYPE_CHECKING:
-    from . import _Job
+    from .outputs import Job
 
 
-def blur(image: pyvips.Image, job: _Job) -> pyvips.Image:
+def blur(image: pyvips.Image, job: Job) -> pyvips.Image:
     """A gaussian blur of sigma `-blurS`. Colour and alpha are blurred premultiplied, so the
     colour under transparent pixels (often black) does not bleed into the visible edge.
 
@@ -36,7 +36,7 @@ def _premultiplied_blur(image: pyvips.Image, sigma: float) -> pyvips.Image:
     return premultiplied.gaussblur(sigma).unpremultiply().cast(image.format)
 
 
-def sharpen(image: pyvips.Image, job: _Job) -> pyvips.Image:
+def sharpen(image: pyvips.Image, job: Job) -> pyvips.Image:
     """libvips' sharpen (an unsharp mask on lightness only, so colours do not fringe) with the
     gaussian sigma of `-sharpen[S]`; alpha passes through unchanged."""
     sigma = job.transform.sharpen

@@ -1,9 +1,10 @@
-"""The encode step: a Transform's saver options (formats.py), and the search for the highest
-quality whose output fits `-bN` max bytes."""
+"""The encoder: a Transform's saver options (formats.py), the search for the highest quality
+whose output fits `-bN` max bytes, and what an output is once encoded (Rendered)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pyvips
 
@@ -12,6 +13,14 @@ from ..transform import Transform
 
 MIN_QUALITY = 10  # below it JPEG and WebP are blocks and smears: the search stops here
 MAX_ENCODES = 6  # per output: the first try, then a bisection that ends within ~2 of the best Q
+
+
+@dataclass(frozen=True)
+class Rendered:
+    data: bytes
+    width: int
+    height: int
+    format: OutputFormat
 
 
 def encode(image: pyvips.Image, out: OutputFormat, transform: Transform) -> bytes:

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 import pyvips
 
+from ..formats import InputFormat
+
 LOAD_OPTIONS = "fail_on=error"  # refuse corrupt and truncated data instead of grey filler
 # verify's decode: page 1 within this box, which is also the placeholder's input (why 32:
 # render/placeholder.py)
@@ -210,3 +212,11 @@ def _int_field(image: pyvips.Image, name: str, default: int) -> int:
 
 
 LOADERS: dict[str, Loader] = {"libvips": LibvipsLoader(), "heif": HeifLoader()}
+
+
+def loader_for(input_format: InputFormat) -> Loader:
+    if input_format.decoder == "pdf":  # PDFium loads with the first PDF, not at start-up
+        from . import pdf
+
+        return pdf.PdfLoader()
+    return LOADERS[input_format.decoder]

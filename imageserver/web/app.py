@@ -9,10 +9,13 @@ from typing import Any
 from aiohttp import web
 
 from ..jobs import Jobs, Workers
+from ..jobs.instances import Heartbeat
+from ..jobs.uploads import RecentUploads
 from ..jwtauth import load_keys
 from ..services import build_services
 from ..settings import Settings
 from .accesslog import redact_access_log
+from .admin.metrics import sampling
 from .appkeys import GATEWAY_JWT, JOBS, SERVICES, SIBLINGS
 from .middleware import error_middleware
 from .routes import add_routes
@@ -35,6 +38,7 @@ def create_app(settings: Settings, siblings: Siblings | None = None) -> web.Appl
         app[GATEWAY_JWT] = jwt_keys
     app.cleanup_ctx.append(_services_context)
     app.cleanup_ctx.append(_jobs_context)
+    app.cleanup_ctx.append(sampling)  # the dashboard's queue depth, every second
     if siblings is not None:
         app[SIBLINGS] = siblings
         app.cleanup_ctx.append(lambda app: publishing(app[SIBLINGS], app[SERVICES].metrics))
@@ -55,13 +59,23 @@ async def _services_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _jobs_context(app: web.Application) -> AsyncIterator[None]:
-    """After the services: the workers use them. `--no-workers` serves the API alone."""
-    jobs = app[JOBS]
+    """After the services: the workers use them. `--no-workers` serves the API alone. The
+    heartbeat lists this process on the dashboard's Instances (jobs/instances.py)."""
+    jobs, settings = app[JOBS], app[JOBS].settings
     await jobs.open()
-    workers = Workers(jobs, app[SERVICES]) if jobs.settings.workers else None
+    uploads = RecentUploads(jobs.backend)  # for the dashboard's Images (jobs/uploads.py)
+    uploads.attach(app[SERVICES].originals)
+    workers = Workers(jobs, app[SERVICES]) if settings.workers else None
     if workers is not None:
         await workers.start()
+    running = workers.running if workers is not None else None
+    heartbeat = Heartbeat(
+        jobs.backend, "server", settings.instance_heartbeat_s, settings.port, running
+    )
+    await heartbeat.start()
     yield
+    await heartbeat.stop()
     if workers is not None:
         await workers.stop()
+    uploads.detach(app[SERVICES].originals)
     await jobs.close()

@@ -10,6 +10,7 @@ import functools
 import hmac
 import logging
 import re
+import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -26,8 +27,9 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Typed errors become JSON; every answer is counted by status (one layer, for speed)."""
-    metrics = request.app[SERVICES].metrics
+    """Typed errors become JSON; every answer is counted by status (one layer, for speed), and
+    an output's latency kept for the dashboard (only output routes have a `token`)."""
+    started = time.perf_counter()
     try:
         response = await handler(request)
     except ImageServerError as exc:
@@ -35,14 +37,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response.headers.update(exc.headers())
     except web.HTTPException as exc:
         if exc.status < 400:
-            metrics.request(request.method, exc.status)
+            _counted(request, exc.status, started)
             raise  # redirects pass through
         response = error_response(exc.status, _code(exc.reason), exc.reason)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         response = error_response(500, "internal", "internal server error")
-    metrics.request(request.method, response.status)
+    _counted(request, response.status, started)
     return response
+
+
+def _counted(request: web.Request, status: int, started: float) -> None:
+    metrics = request.app[SERVICES].metrics
+    metrics.request(request.method, status)
+    if "token" in request.match_info:
+        metrics.served(time.perf_counter() - started)
 
 
 def needs_api_key(handler: Handler) -> Handler:
@@ -62,7 +71,7 @@ def needs_api_key(handler: Handler) -> Handler:
 def check_api_key(request: web.Request) -> None:
     """For handlers that are writes only sometimes (insight-reloaded's GET with ?url=)."""
     keys = request.app[SERVICES].settings.api_keys
-    if keys and not _authorised(request, keys):
+    if keys and not bearer_authorised(request, keys):
         raise Unauthorized("this request needs 'Authorization: Bearer <api key>'")
 
 
@@ -92,10 +101,15 @@ def _log_failure(task: asyncio.Future[web.StreamResponse]) -> None:
         log.error("%s after its client left", type(exc).__name__, exc_info=exc)
 
 
-def _authorised(request: web.Request, keys: list[str]) -> bool:
+def bearer_authorised(request: web.Request, keys: list[str]) -> bool:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return False
+    return key_matches(token, keys)
+
+
+def key_matches(token: str, keys: list[str]) -> bool:
+    """Also the admin dashboard's login form (web/admin/auth.py)."""
     # compare with every key, so timing does not tell which one nearly matched
     matches = [hmac.compare_digest(token.encode(), key.encode()) for key in keys]
     return any(matches)

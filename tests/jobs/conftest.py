@@ -19,6 +19,7 @@ import pytest
 import redis
 from aiohttp import web
 
+from imageserver.jobs.backends import Backend, open_backend
 from tests.conftest import Server, ServerFactory, image_bytes
 from tests.s3_fixtures import free_port
 
@@ -190,6 +191,17 @@ def jobs_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "redis":
         return request.getfixturevalue("redis_url")
     return f"sqlite:///{tmp_path}/jobs.db"
+
+
+@pytest.fixture
+async def backends(jobs_url: str) -> AsyncIterator[tuple[Backend, Backend]]:
+    """Two connections to one store (SQLite file or Redis), as two processes have."""
+    pair = (open_backend(jobs_url), open_backend(jobs_url))
+    for backend in pair:
+        await backend.open()
+    yield pair
+    for backend in pair:
+        await backend.close()
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 `sqlite:///path/jobs.db` (embedded, one machine, several processes) and `redis://host:port/db`
 (several machines). Each gives saq queues that can also *claim* a job without waiting, which is
-what strict priority across queues needs, lease-based slots for the fetch limits, and the
-proxy each job group keeps.
+what strict priority across queues needs, lease-based slots for the fetch limits, the
+proxy each job group keeps, and the heartbeats of the processes (jobs/instances.py).
 """
 
 from __future__ import annotations
@@ -81,6 +81,39 @@ class Backend(Protocol):
     async def group_proxy(self, group: str, proxy: str | None, ttl_s: float) -> str | None:
         """The proxy `group` keeps: the first one given (`proxy`, when it has none yet), for
         `ttl_s` after the group's last job; None while it has none."""
+        ...
+
+    async def held(self, prefix: str) -> dict[str, int]:
+        """Leases held now per slot whose name starts with `prefix` (slots none holds: absent)."""
+        ...
+
+    async def beat(self, instance: str, record: str, ttl_s: float) -> None:
+        """Stores a process's heartbeat (`record`, JSON) for `ttl_s`, replacing its last one."""
+        ...
+
+    async def instances(self) -> list[str]:
+        """The heartbeat records not yet expired, in no particular order."""
+        ...
+
+    async def forget(self, instance: str) -> None:
+        """Deletes a heartbeat record: its process stops."""
+        ...
+
+    async def record_upload(self, namespace: str, entry: str, record: str, keep: int) -> None:
+        """Keeps `record` (JSON) as `namespace`'s newest upload, replacing `entry`'s last one;
+        the namespace keeps its newest `keep` (jobs/uploads.py)."""
+        ...
+
+    async def recent_uploads(self, namespace: str | None, limit: int) -> list[str]:
+        """The newest records first, at most `limit`; of every namespace when None."""
+        ...
+
+    async def upload_namespaces(self) -> list[str]:
+        """The namespaces that have recent uploads."""
+        ...
+
+    async def forget_upload(self, namespace: str, entry: str) -> None:
+        """Drops `entry` from the recent uploads: its original was deleted."""
         ...
 
 

@@ -8,6 +8,7 @@ group proxies.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -17,6 +18,13 @@ from saq.queue.redis import RedisQueue
 from saq.utils import now
 
 from . import ClaimingQueue
+from .redis_uploads import RedisUploads
+
+SLOTS = "imageserver:slots:"
+INSTANCE = "imageserver:instance:"  # one key per process's heartbeat, expiring by itself
+# ... and their index, scored by expiry: listing needs no SCAN, expired members are trimmed
+INSTANCES = "imageserver:instances"
+_GLOB = re.compile(r"([*?\[\]\\])")
 
 # Leases of a slot are members of a sorted set scored by their expiry; expired ones go first.
 _ACQUIRE = """
@@ -122,7 +130,7 @@ class ClaimingRedisQueue(RedisQueue, ClaimingQueue):
 
 
 class RedisBackend:
-    """One client (a connection pool) shared by every queue and slot."""
+    """One client (a connection pool) shared by every queue, slot and heartbeat."""
 
     def __init__(self, url: str) -> None:
         self.redis = aioredis.from_url(url)
@@ -130,6 +138,11 @@ class RedisBackend:
         self._queues: list[ClaimingRedisQueue] = []
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._group_proxy = self.redis.register_script(_GROUP_PROXY)
+        uploads = RedisUploads(self.redis)
+        self.record_upload = uploads.record
+        self.recent_uploads = uploads.recent
+        self.upload_namespaces = uploads.namespaces
+        self.forget_upload = uploads.forget
 
     def queue(self, name: str) -> ClaimingRedisQueue:
         queue = ClaimingRedisQueue(self.redis, name, self.wakeup)
@@ -146,14 +159,43 @@ class RedisBackend:
 
     async def acquire(self, slot: str, limit: int, holder: str, ttl_s: float) -> bool:
         now = time.time()
-        key = f"imageserver:slots:{slot}"
+        key = SLOTS + slot
         args = [now, limit, holder, now + ttl_s, int(ttl_s) + 1]
         return bool(await self._acquire(keys=[key], args=args))
 
     async def release(self, slot: str, holder: str) -> None:
-        await self.redis.zrem(f"imageserver:slots:{slot}", holder)
+        await self.redis.zrem(SLOTS + slot, holder)
 
     async def group_proxy(self, group: str, proxy: str | None, ttl_s: float) -> str | None:
         keys = [f"imageserver:group_proxy:{group}"]
         kept = await self._group_proxy(keys=keys, args=[proxy or "", int(ttl_s) + 1])
         return kept.decode() if kept else None
+
+    async def held(self, prefix: str) -> dict[str, int]:
+        """A SCAN over the slots: for the dashboard, not for hot paths."""
+        now, counts = time.time(), {}
+        async for key in self.redis.scan_iter(match=SLOTS + _GLOB.sub(r"\\\1", prefix) + "*"):
+            held = await self.redis.zcount(key, f"({now}", "+inf")
+            if held:
+                counts[key.decode()[len(SLOTS) :]] = held
+        return counts
+
+    async def beat(self, instance: str, record: str, ttl_s: float) -> None:
+        expire_at = time.time() + ttl_s
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(INSTANCE + instance, record, px=max(1, round(ttl_s * 1000)))
+            pipe.zadd(INSTANCES, {instance: expire_at})
+            pipe.zremrangebyscore(INSTANCES, "-inf", time.time())
+            await pipe.execute()
+
+    async def instances(self) -> list[str]:
+        await self.redis.zremrangebyscore(INSTANCES, "-inf", time.time())
+        ids = await self.redis.zrange(INSTANCES, 0, -1)
+        records = await self.redis.mget([INSTANCE + i.decode() for i in ids]) if ids else []
+        return [record.decode() for record in records if record is not None]
+
+    async def forget(self, instance: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(INSTANCE + instance)
+            pipe.zrem(INSTANCES, instance)
+            await pipe.execute()

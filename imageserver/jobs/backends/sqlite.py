@@ -21,6 +21,7 @@ from saq.utils import now
 
 from . import ClaimingQueue, wait_for_claim
 from .sqlite_store import SqliteStore, sqlite_path
+from .sqlite_uploads import SqliteUploads
 
 TERMINAL = ("complete", "failed", "aborted")
 RUNNING = ("active", "aborting")
@@ -329,7 +330,7 @@ def _expiry(job: Job) -> float | None:
 
 
 class SqliteBackend:
-    """The queues, fetch slots and group proxies of one database file."""
+    """The queues, fetch slots, group proxies and heartbeats of one database file."""
 
     def __init__(self, url: str) -> None:
         self.store = SqliteStore(sqlite_path(url))
@@ -337,6 +338,15 @@ class SqliteBackend:
         self.acquire = self.store.acquire
         self.release = self.store.release
         self.group_proxy = self.store.group_proxy
+        uploads = SqliteUploads(self.store)
+        self.record_upload = uploads.record
+        self.recent_uploads = uploads.recent
+        self.upload_namespaces = uploads.namespaces
+        self.forget_upload = uploads.forget
+        self.held = self.store.held
+        self.beat = self.store.beat
+        self.instances = self.store.instances
+        self.forget = self.store.forget
 
     def queue(self, name: str) -> SqliteQueue:
         return SqliteQueue(self.store, name)

@@ -54,6 +54,19 @@ CREATE TABLE IF NOT EXISTS group_proxies (
     proxy TEXT NOT NULL,
     expire_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS recent_uploads (
+    namespace TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    record TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (namespace, entry)
+);
+CREATE INDEX IF NOT EXISTS recent_uploads_at ON recent_uploads (namespace, at);
+CREATE TABLE IF NOT EXISTS instances (
+    id TEXT PRIMARY KEY,
+    record TEXT NOT NULL,
+    expire_at REAL NOT NULL
+);
 """
 
 
@@ -181,3 +194,37 @@ class SqliteStore:
             return row[0] if row else None
 
         return await self.write(keep)
+
+    async def held(self, prefix: str) -> dict[str, int]:
+        """Expired leases are not counted (the next acquire of their slot deletes them)."""
+        rows = await self.read(
+            lambda c: c.execute(
+                "SELECT slot, count(*) FROM fetch_slots WHERE substr(slot, 1, ?) = ?"
+                " AND expire_at > ? GROUP BY slot",
+                (len(prefix), prefix, time.time()),
+            ).fetchall()
+        )
+        return dict(rows)
+
+    async def beat(self, instance: str, record: str, ttl_s: float) -> None:
+        """Also sweeps the records past their TTL: processes killed without a goodbye."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            now = time.time()
+            conn.execute("DELETE FROM instances WHERE expire_at <= ?", (now,))
+            conn.execute(
+                "INSERT OR REPLACE INTO instances VALUES (?, ?, ?)", (instance, record, now + ttl_s)
+            )
+
+        await self.write(write)
+
+    async def instances(self) -> list[str]:
+        rows = await self.read(
+            lambda c: c.execute(
+                "SELECT record FROM instances WHERE expire_at > ?", (time.time(),)
+            ).fetchall()
+        )
+        return [record for (record,) in rows]
+
+    async def forget(self, instance: str) -> None:
+        await self.write(lambda c: c.execute("DELETE FROM instances WHERE id = ?", (instance,)))
