@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 WIDTH, HEIGHT = 480, 170
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 10, 40  # margins: room for the y ticks and the x labels
+LEFT, RIGHT, TOP, BOTTOM = 72, 16, 10, 40  # margins: the y label, its ticks ("1000 ms"), x labels
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 BAR_FILL = 0.8  # of a minute's width; the rest is the gap between bars
 
