@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 from . import render, urlsigning
 from .blocking import IN_THREAD, Blocking
+from .errors import Conflict
 from .fallback import Fallback, load_fallback
 from .guards import FailureMemory, PerKeyLimit
+from .keys import ImageKey
 from .memcache import ByteLRU
 from .metrics import QUEUE_DEPTH, Metrics
 from .netguard import FetchPolicy
@@ -47,6 +49,16 @@ class Services:
 
     async def open(self) -> None:
         await self.storage.open()
+
+    async def delete_original(self, key: ImageKey) -> int:
+        """The original, its info and every stored output, and this process's memory of them.
+        A named original is written once (keys.py): deleting it would let its name take other
+        bytes under URLs that caches keep for a year, so it is refused."""
+        if key.named:
+            raise Conflict(f"{key.namespace}/_/{key.hash} is a named original: never deleted")
+        removed = await self.originals.delete(key)
+        self.variants.forget(key)
+        return removed
 
     async def close(self) -> None:
         await self.sources.close()

@@ -7,6 +7,7 @@ pixel work, with a message naming the field, what was expected and what was rece
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -103,7 +104,11 @@ class Transform:
 
     def token(self) -> str:
         """The canonical spelling: size, then options in the order of transform_options.OPTIONS,
-        density, extension."""
+        density, extension. Spelt once per Transform: a hit asks for it three times."""
+        return self._token
+
+    @functools.cached_property
+    def _token(self) -> str:
         if self.placeholder:
             return f"{PLACEHOLDER}.{self.format}"
         parts = [self.size_token()]

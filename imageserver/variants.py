@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import xxhash
 
 from . import render
-from .errors import ImageServerError, NotFound, StorageFull
+from .errors import ImageServerError, NotFound, StorageFull, Undecodable
 from .flights import Flight, Flights
 from .formats import INPUT_FORMATS, OUTPUT_FORMATS
 from .guards import FailureMemory, PerKeyLimit
@@ -239,7 +239,8 @@ class Variants:
             return base64.b64decode(stored)
         data = original if original is not None else await self.originals.original(key)
         found = await self.pool.run(render.probe, data, self.limits, isolated=render.isolated(data))
-        assert found.placeholder is not None  # probe always makes it
+        if found.placeholder is None:  # probe makes one for every image it can decode
+            raise Undecodable(f"no placeholder could be made for {key.hash}")
         return found.placeholder
 
     async def _render_batch(

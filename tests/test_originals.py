@@ -70,3 +70,11 @@ async def test_the_sweep_finds_a_named_original_left_without_its_info(
     os.utime(directory / "original", (time.time() - 7200,) * 2)
     assert await services.storage.sweep(3600) == 1
     assert not directory.parent.exists()
+
+
+async def test_a_named_original_is_never_deleted(services: Services) -> None:
+    """Its name could otherwise take other bytes under URLs that caches keep for a year."""
+    ingested = await services.originals.ingest("p", image_bytes("grid.jpg"), name="report-1")
+    with pytest.raises(Conflict, match="named original"):
+        await services.delete_original(ingested.key)
+    assert await services.originals.info(ingested.key) == ingested.info

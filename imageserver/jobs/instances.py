@@ -131,5 +131,7 @@ class Heartbeat:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        with contextlib.suppress(Exception):  # swept after SWEPT_BEATS otherwise
+        try:
             await self.backend.forget(self.instance.id)
+        except Exception:  # the backend is down: its record is swept after SWEPT_BEATS
+            logger.warning("heartbeat of %s not removed", self.instance.id, exc_info=True)

@@ -242,6 +242,5 @@ def _canonical_location(request: web.Request, transform: Transform) -> str:
 async def delete(request: web.Request) -> web.Response:
     services = _services(request)
     key = _image_key(request)
-    removed = await services.originals.delete(key)
-    services.variants.forget(key)
+    removed = await services.delete_original(key)
     return web.json_response({"hash": key.hash, "deleted": removed})

@@ -81,8 +81,7 @@ async def detail(request: web.Request) -> web.StreamResponse:
 async def delete(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     key = key_of(request.match_info["namespace"], request.match_info["hash"])
-    removed = await services.originals.delete(key)  # its listeners forget the upload
-    services.variants.forget(key)
+    removed = await services.delete_original(key)  # its listeners forget the upload
     response = auth.redirect(f"{auth.prefix_of(request)}/images?namespace={key.namespace}")
     auth.flash(request, response, f"Deleted {key.hash} from {key.namespace} ({removed} files).")
     return response
