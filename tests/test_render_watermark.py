@@ -13,6 +13,7 @@ import pyvips
 from imageserver import render
 from imageserver.errors import BadRequest
 from imageserver.formats import OUTPUT_FORMATS
+from imageserver.render import watermark
 from imageserver.transform import Transform, parse_token
 from imageserver.watermarks import Watermark
 from imageserver.web.appkeys import SERVICES
@@ -241,3 +242,16 @@ async def test_a_watermark_whose_original_is_missing_is_a_configuration_error(
     assert status == 500
     assert error["error"] == "misconfigured"
     assert "brand/_/logo" in error["message"]
+
+
+def test_a_watermark_is_decoded_once_per_size(mark_png: bytes) -> None:
+    """Renders of one output size reuse the scaled watermark; another size decodes it again."""
+    spec = Watermark(source="brand/" + "a" * 32, position="se", scale=0.3, opacity=0.7)
+    data = image_bytes("grid.jpg")
+    watermark._decoded.cache_clear()
+    first = ours(data, Transform(200, None, "jpg", watermark="logo"), spec, mark_png)
+    again = ours(data, Transform(200, None, "jpg", quality=60, watermark="logo"), spec, mark_png)
+    assert watermark._decoded.cache_info().misses == 1
+    assert ssim(first, again) > 0.95
+    ours(data, Transform(300, None, "jpg", watermark="logo"), spec, mark_png)
+    assert watermark._decoded.cache_info().misses == 2
