@@ -1,5 +1,9 @@
 # Everything runs from a local virtualenv; `make run` and `make test` set it up on first use.
+# `make run PORT=8080 STORAGE=/srv/images` (HOST too) picks where the server listens and stores.
 PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 7000
+STORAGE ?= ./data
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -18,10 +22,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(BIN)/imageserver serve --host 127.0.0.1 --port 7000 --storage ./data
+	$(BIN)/imageserver serve --host $(HOST) --port $(PORT) --storage $(STORAGE)
 
+# Tests needing the shared corpus (../shared/testdata, or IMAGESERVER_TESTDATA=path) skip
+# without it; IMAGESERVER_REQUIRE_CORPUS=1 (.ci/run) makes its absence an error instead.
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy  # the pure core, strictly: the files are listed in pyproject.toml [tool.mypy]
 	$(BIN)/pytest
 
 lint: install

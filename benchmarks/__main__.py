@@ -1,7 +1,7 @@
 """`python -m benchmarks [--quick]`: every case, every system, one run, one report.
 
 Starts each server on loopback, warms it, measures, stops what it started, and writes
-benchmarks/results/latest.md, latest.json and charts. See README "Benchmarks".
+benchmarks/results/latest.md, latest.json and charts. See benchmarks/README.md.
 """
 
 from __future__ import annotations

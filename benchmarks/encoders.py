@@ -2,7 +2,8 @@
 
     python -m benchmarks.encoders [--width 720]
 
-Feeds the README's "Encoder defaults" table: for each candidate, the median over corpus photos.
+Feeds the "Encoder defaults" table of docs/tokens.md: for each candidate, the median over
+corpus photos.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pyvips
 
-TESTDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata"
-PHOTO = TESTDATA / "2569067123_aca715a2ee_o.jpg"
+from tests.corpus import IMAGES, TESTDATA  # test/images/ has copies of PHOTO and blackbug.png
+
+PHOTO = IMAGES / "2569067123_aca715a2ee_o.jpg"
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ def prepare(directory: Path) -> Path:
     """Copies the photo and the RGBA PNG, and makes the 24 MP JPEG from the photo."""
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PHOTO, directory / PHOTO_2725.file)
-    shutil.copyfile(TESTDATA / "blackbug.png", directory / RGBA_PNG.file)
+    shutil.copyfile(IMAGES / "blackbug.png", directory / RGBA_PNG.file)
     big = directory / PHOTO_24MP.file
     if not big.exists():
         image = pyvips.Image.thumbnail(str(PHOTO), 6000, height=4000, crop="centre", size="force")

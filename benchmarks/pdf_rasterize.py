@@ -2,7 +2,8 @@
 
     python -m benchmarks.pdf_rasterize [--rounds 3] [--workers N] [--dpi 150]
 
-The 19-page GeoBase PDF of the shared corpus, every page at `--dpi` as JPEG. Rounds interleave
+The 19-page GeoBase PDF (test/images/, a copy from the shared corpus), every page at `--dpi` as
+JPEG. Rounds interleave
 (a) a rasterize job on a real server on loopback (SQLite jobs, local storage, `--pdf-workers N`):
 the PDF is uploaded into a fresh namespace first (not timed), then the job is timed from
 `POST /jobs` until its view says succeeded, so queueing, the page renders in the worker
@@ -33,9 +34,9 @@ from aiohttp import web
 from imageserver.formats import OUTPUT_FORMATS
 from imageserver.settings import Settings
 from imageserver.web import SERVER_OPTIONS, create_app
-from tests.conftest import TESTDATA
+from tests.corpus import IMAGES
 
-PDF = TESTDATA / "GeoBase_NHNC1_Data_Model_UML_EN.pdf"
+PDF = IMAGES / "GeoBase_NHNC1_Data_Model_UML_EN.pdf"
 PAGES = 19
 JPEG = OUTPUT_FORMATS["jpg"]
 POLL_S = 0.01

@@ -5,7 +5,7 @@
 For each photo and token, our pipeline renders the output twice: with libvips' own shrink-on-load
 (the default) and with sharp's fast choice (geometry.fast_decode_shrink). Pixels are compared
 losslessly (PNG) by SSIM against the default; time is the median of a few JPEG renders on one
-thread. Writes shrink_on_load.md and .json; README "Rendering" quotes them.
+thread. Writes shrink_on_load.md and .json; docs/tokens.md "Rendering" quotes them.
 """
 
 from __future__ import annotations

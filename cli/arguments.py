@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from imageserver.settings import Settings
 from imageserver.transform import Transform, parse_tokens
 
-# What settings.load takes: one flag per setting (settings.add_arguments), and --config.
-SETTING_NAMES = frozenset({f.name for f in dataclasses.fields(Settings)} | {"config"})
+from .setting_groups import ALL
+
+# What settings.load takes: a flag per setting a command offers (setting_groups), and --config.
+SETTING_NAMES = ALL | {"config"}
 
 
 def settings_flags(args: argparse.Namespace) -> dict[str, Any]:

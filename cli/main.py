@@ -1,6 +1,7 @@
-"""`imageserver serve | process | render | worker | url`: each takes the settings flags.
+"""`imageserver serve | process | render | worker | url`: each takes the settings it reads as flags.
 
-Flags, `IMAGESERVER_*` env and --config build one `Settings` for every command, as for the server.
+Flags, `IMAGESERVER_*` env and --config build one `Settings` for every command, as for the
+server; setting_groups.py says which settings each command offers as flags.
 The wanelo seed's command line (`images [global flags] server|process ...`) is rewritten into
 ours first (aliases.wanelo_argv).
 """
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 
 from imageserver import __version__, aliases, logconfig, settings
 
-from . import process, render_command, url_command, worker_command
+from . import process, render_command, setting_groups, url_command, worker_command
 from .arguments import settings_flags
 from .output import EXIT_BAD_ARGUMENTS, EXIT_FAILED, EXIT_INTERRUPTED
 
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the HTTP server. Every flag can also be set by its IMAGESERVER_* "
         "environment variable or in the --config TOML file; flags win, then env, then file.",
     )
-    settings.add_arguments(serve)
+    settings.add_arguments(serve, setting_groups.COMMAND_SETTINGS["serve"])
     serve.set_defaults(run=run_serve)
     process.add_parser(commands)
     render_command.add_parser(commands)
@@ -39,16 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else list(argv)
     try:
-        seed = aliases.wanelo_argv(
-            sys.argv[1:] if argv is None else argv, os.environ, settings.Settings.storage
-        )
+        seed = aliases.wanelo_argv(given, os.environ, settings.Settings.storage)
     except aliases.SeedFlagError as exc:
         print(f"imageserver: {exc}", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
-    for note in seed.notes:
+    ours, dropped = seed.argv, []
+    if ours != given:  # a seed command line: its global flags went to every command
+        ours, dropped = setting_groups.drop_unoffered(ours)
+    for note in [*seed.notes, *dropped]:
         print(f"imageserver: {note}", file=sys.stderr)
-    args = build_parser().parse_args(seed.argv)
+    args = build_parser().parse_args(ours)
     try:
         config = settings.load(settings_flags(args))
     except settings.SettingsError as exc:

@@ -29,6 +29,7 @@ from imageserver.transform import Transform
 from .arguments import output_tokens, positive_int
 from .output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, bad_arguments, emit, quiet_libvips
 from .progress import ProgressBar
+from .setting_groups import COMMAND_SETTINGS
 
 FILES_PER_JOB = 2  # files in flight per render thread: one renders while the other reads/writes
 
@@ -40,8 +41,8 @@ def add_parser(commands: Any) -> None:
         description="Store each file exactly as an upload to the server would (same hash, "
         "layout, info.json and outputs), so a server on the same storage serves them at once. "
         "Prints one JSON line per input; reruns skip what is done. Exit status: 0 all stored, "
-        "1 some failed, 2 bad arguments, 130 interrupted. Settings flags, IMAGESERVER_* env "
-        "and --config apply as for serve.",
+        "1 some failed, 2 bad arguments, 130 interrupted. The settings below, and any other "
+        "from IMAGESERVER_* env or --config, apply as for serve.",
     )
     parser.add_argument(
         "paths",
@@ -67,7 +68,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--force", action="store_true", help="render outputs again even where they are stored"
     )
-    settings.add_arguments(parser)
+    settings.add_arguments(parser, COMMAND_SETTINGS["process"])
     parser.set_defaults(run=run)
 
 

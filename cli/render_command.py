@@ -21,6 +21,7 @@ from imageserver.transform import Transform
 
 from .arguments import output_tokens
 from .output import EXIT_FAILED, EXIT_OK, bad_arguments, emit, quiet_libvips
+from .setting_groups import COMMAND_SETTINGS
 
 
 def add_parser(commands: Any) -> None:
@@ -36,7 +37,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "-o", "--output-dir", default=".", metavar="DIR", help="where to write (default: .)"
     )
-    settings.add_arguments(parser)
+    settings.add_arguments(parser, COMMAND_SETTINGS["render"])
     parser.set_defaults(run=run)
 
 

@@ -12,6 +12,7 @@ from imageserver.errors import ImageServerError
 from imageserver.settings import Settings
 
 from .output import EXIT_OK, bad_arguments
+from .setting_groups import COMMAND_SETTINGS
 
 
 def add_parser(commands: Any) -> None:
@@ -26,7 +27,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("token", help="the output, e.g. w200.jpg")
     parser.add_argument("--expires-in", type=int, metavar="S", help="valid for S seconds")
     parser.add_argument("--base-url", default="", help="prefix, e.g. https://img.example.com")
-    settings.add_arguments(parser)
+    settings.add_arguments(parser, COMMAND_SETTINGS["url"])
     parser.set_defaults(run=run)
 
 

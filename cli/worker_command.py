@@ -13,6 +13,7 @@ from imageserver.services import build_services
 from imageserver.settings import Settings
 
 from .output import EXIT_OK, quiet_libvips
+from .setting_groups import COMMAND_SETTINGS
 
 
 def add_parser(commands: Any) -> None:
@@ -20,10 +21,11 @@ def add_parser(commands: Any) -> None:
         "worker",
         help="run job workers (no HTTP)",
         description="Run the job workers of --jobs-url until SIGINT or SIGTERM; jobs still "
-        "running then go back to their queue. Settings flags, IMAGESERVER_* env and --config "
-        "apply as for serve, whose storage and limits the jobs use.",
+        "running then go back to their queue. The settings below, and any other from "
+        "IMAGESERVER_* env or --config, apply as for serve, whose storage and limits the jobs "
+        "use; those of HTTP serving alone are not flags here.",
     )
-    settings.add_arguments(parser)
+    settings.add_arguments(parser, COMMAND_SETTINGS["worker"])
     parser.set_defaults(run=run)
 
 

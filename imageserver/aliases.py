@@ -18,7 +18,7 @@ SeedEnv = Callable[[Mapping[str, str]], dict[str, Any]]
 
 # dlcs composite-handler's counts and seconds that are one of our settings as they are. Its other
 # names (DJANGO_*, DATABASE_URL, SCRATCH_DIRECTORY, ENGINE_WORKER_RETRY, ...) have no equivalent
-# and are ignored: the README table says why for each.
+# and are ignored: docs/migrating.md's tables say why for each.
 _DLCS_NUMBERS = {
     "PDF_RASTERIZER_THREAD_COUNT": "pdf_workers",
     "PDF_RASTERIZER_DPI": "rasterize_dpi",
@@ -34,8 +34,8 @@ _DLCS_PREFIX = "composites"  # its DLCS_S3_OBJECT_KEY_PREFIX default
 
 
 def _dlcs(env: Mapping[str, str]) -> dict[str, Any]:
-    """dlcs composite-handler (README "Migrating from dlcs composite-handler"). A value that
-    cannot be used is an error naming the seed's variable; ranges are the settings' to check."""
+    """dlcs composite-handler (docs/migrating.md). A value that cannot be used is an error naming
+    the seed's variable; ranges are the settings' to check."""
     problems = [
         f"{name}: expected a whole number, got {env[name]!r}"
         for name in _DLCS_NUMBERS
@@ -67,8 +67,8 @@ def _dlcs_storage(env: Mapping[str, str]) -> str:
 
 
 def _wanelo(env: Mapping[str, str]) -> dict[str, Any]:
-    """wanelo image-server (README "Migrating from wanelo image-server"): the names its `make
-    dev-server*` targets turned into flags. IMG_REMOTE_BASE_PATH is the key prefix in AWS_BUCKET
+    """wanelo image-server (docs/migrating.md): the names its `make dev-server*` targets turned
+    into flags. IMG_REMOTE_BASE_PATH is the key prefix in AWS_BUCKET
     and, like the seed's without an uploader, does nothing alone; IMG_REMOTE_BASE_URL and the
     Manta names have no equivalent. AWS_SECRET_KEY is its spelling of AWS_SECRET_ACCESS_KEY."""
     found: dict[str, Any] = {}
@@ -105,7 +105,8 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
 
 # wanelo image-server's command line, `images [global flags] server|process ...`: Go's flags, so
 # -name or --name, the value after a space or `=`. Each global flag is one of our settings flags
-# as it is, or joins others into one (storage, statsd), or is ignored or refused: README table.
+# as it is, or joins others into one (storage, statsd), or is ignored or refused: the tables of
+# docs/migrating.md.
 _WANELO_SAME = {
     "listen": "--host",
     "port": "--port",

@@ -47,7 +47,7 @@ class OutputFormat:
         return choice in self.choices
 
 
-# Encoder defaults, measured by `python -m benchmarks.encoders` (README: "Encoder defaults").
+# Encoder defaults, measured by `python -m benchmarks.encoders` (docs/tokens.md).
 # keep="none" strips metadata: outputs are sRGB, so the profile adds bytes and no information.
 OUTPUT_FORMATS: dict[str, OutputFormat] = {
     f.ext: f

@@ -187,7 +187,7 @@ def oriented_focal(transform: Transform) -> tuple[float, float]:
     return (1 - fx if transform.flop else fx), (1 - fy if transform.flip else fy)
 
 
-def scaled_length(length: int, scale: float) -> int:
+def scaled_length(length: float, scale: float) -> int:
     """Rounded half up, as libvips' resize rounds (Python's round() would make 112.5 -> 112)."""
     return max(1, math.floor(length * scale + 0.5))
 
@@ -199,7 +199,7 @@ DECODE_SHRINKS = (8, 4, 2)
 def fast_decode_shrink(src_width: int, src_height: int, plan: Plan) -> int:
     """The largest decode shrink whose image still covers the plan's resize, as sharp's
     fastShrinkOnLoad picks it; 1 for none. libvips' own choice leaves at least a factor of 2
-    for the resize after it: sharper and slower (README "Rendering" has the measured cost).
+    for the resize after it: sharper and slower (docs/tokens.md "Rendering" has the measured cost).
     `src_*` in the plan's frame (rotated).
 
     A shrink that equals the whole factor is halved, as sharp does: libjpeg rounds shrunk sizes

@@ -10,7 +10,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import xxhash
 
@@ -43,7 +43,17 @@ ORIGINAL = "original"
 # Every key names its content (hash, then token), so whoever serves it may cache it for ever.
 IMMUTABLE = "public, max-age=31536000, immutable"
 XXH3, MD5 = "xxh3", "md5"
-HASHES: dict[str, Callable[[bytes], Any]] = {
+
+
+class Digest(Protocol):
+    """What hashlib's and xxhash's hash objects share, as content_hash uses them."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
+HASHES: dict[str, Callable[[bytes], Digest]] = {
     XXH3: xxhash.xxh3_128,
     MD5: lambda data: hashlib.md5(data, usedforsecurity=False),
 }

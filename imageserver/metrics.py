@@ -7,14 +7,17 @@ original_unavailable; plus render timings.
 Counts live in plain dicts, and prometheus_client is imported at the first scrape (statsd only
 when configured): importing it costs every command 50-75 ms of start-up (`process`,
 `render`), and its metric objects take a lock on every increment. All counting happens on the
-event loop's thread.
+event loop's thread. The jobs' figures are not counted here but read from the job backend, where
+every worker records its finished runs (jobs/backends `record_run`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import bisect
+import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +27,12 @@ if TYPE_CHECKING:
     from statsd import StatsClient
 
 _RENDER_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+JOB_RUN_BUCKETS_S = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+# How long /metrics reuses its read of the job backend, however many scrapers come; and waits
+# for it, before answering without the jobs' figures.
+JOB_TALLY_MAX_AGE_S = 2.0
+JOB_TALLY_TIMEOUT_S = 1.0
+log = logging.getLogger(__name__)
 
 Labels = tuple[str, ...]
 # The dashboard's hit ratio (web/admin/metrics.py): lookups answered without a render, over those
@@ -68,6 +77,34 @@ class Histogram:
 
 
 @dataclass(frozen=True)
+class JobRun:
+    """Finished runs of one kind, queue and end state in one histogram bucket (`le`, its upper
+    bound), and their seconds: the workers record them in the job backend (`record_run`)."""
+
+    queue: str
+    kind: str
+    state: str
+    le: str
+    count: int
+    seconds: float
+
+
+def job_run_bucket(seconds: float) -> str:
+    """The `le` of the bucket a run of `seconds` is counted in."""
+    index = bisect.bisect_left(JOB_RUN_BUCKETS_S, seconds)
+    return repr(JOB_RUN_BUCKETS_S[index]) if index < len(JOB_RUN_BUCKETS_S) else "+Inf"
+
+
+@dataclass(frozen=True)
+class JobTally:
+    """The jobs as /metrics shows them, read from their backend (jobs/client.py `tally`): so
+    every worker's on every node, the same whichever serving process answers the scrape."""
+
+    counts: dict[str, dict[str, int]]  # queue -> queued, running -> jobs
+    runs: list[JobRun]
+
+
+@dataclass(frozen=True)
 class Gauge:
     name: str
     help: str
@@ -96,6 +133,8 @@ class Metrics:
         self.gauges: dict[str, Gauge] = {}
         self.rolling = Rolling()  # the last hour per minute, for the dashboard's charts
         self.statsd = _statsd_client(statsd_address, statsd_prefix)
+        self._job_tally: tuple[float, JobTally | None] | None = None
+        self._job_tally_lock = asyncio.Lock()
 
     def watch(self, name: str, help: str, read: Callable[[], float]) -> None:
         """A gauge read at each scrape, from whatever owns the value."""
@@ -161,13 +200,28 @@ class Metrics:
             self.renders.sums[key] = self.renders.sums.get(key, 0.0) + total
         self.rolling.merge(Rolling.from_json(snapshot.get("rolling", [])))
 
-    def exposition(self, others: Iterable[Snapshot] = ()) -> bytes:
+    async def job_tally(
+        self, read: Callable[[], Awaitable[JobTally]], max_age_s: float = JOB_TALLY_MAX_AGE_S
+    ) -> JobTally | None:
+        """`read`'s answer, reused for `max_age_s`: however many scrapes come, the job backend
+        is read once per that, one read at a time. None while it cannot be read: the scrape
+        then answers this process's figures without the jobs', rather than nothing."""
+        async with self._job_tally_lock:
+            now_s = time.monotonic()
+            if self._job_tally is None or now_s - self._job_tally[0] >= max_age_s:
+                self._job_tally = (now_s, await _read_in_time(read))
+            return self._job_tally[1]
+
+    def exposition(self, others: Iterable[Snapshot] = (), jobs: JobTally | None = None) -> bytes:
         """The Prometheus text format, written by prometheus_client: this process's counts plus
-        `others` (its siblings', serve --processes), summed."""
+        `others` (its siblings', serve --processes), summed; and `jobs`, as read (not summed:
+        every process reads the same backend)."""
         from prometheus_client import CollectorRegistry, generate_latest
 
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_Collector(self, [self.snapshot(), *others]))
+        if jobs is not None:
+            registry.register(_JobCollector(jobs))
         return generate_latest(registry)
 
     @property
@@ -228,6 +282,51 @@ class _Collector:
                     before_s + seconds,
                 )
         return total
+
+
+async def _read_in_time(read: Callable[[], Awaitable[JobTally]]) -> JobTally | None:
+    try:
+        async with asyncio.timeout(JOB_TALLY_TIMEOUT_S):
+            return await read()
+    except Exception:  # a timeout, or whatever the backend's client raises when it is down
+        log.warning("/metrics without the jobs' figures: their backend is not answering")
+        return None
+
+
+class _JobCollector:
+    """Jobs waiting and running per queue (gauges), and the run time of every finished job (a
+    histogram by queue, kind and end state, whose count is the finished jobs)."""
+
+    def __init__(self, jobs: JobTally) -> None:
+        self.jobs = jobs
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+
+        help_ = "Jobs waiting (a retry's backoff included) and running, per queue"
+        family = GaugeMetricFamily("imageserver_jobs", help_, labels=("queue", "state"))
+        for queue, states in sorted(self.jobs.counts.items()):
+            for state, count in sorted(states.items()):
+                family.add_metric((queue, state), count)
+        yield family
+        help_ = "Run time of finished jobs (their last attempt), by queue, kind and end state"
+        labels = ("queue", "kind", "state")
+        runs = HistogramMetricFamily("imageserver_job_run_seconds", help_, labels=labels)
+        for key, (counts, seconds) in sorted(_job_histograms(self.jobs.runs).items()):
+            runs.add_metric(key, _cumulative(JOB_RUN_BUCKETS_S, counts), seconds)
+        yield runs
+
+
+def _job_histograms(runs: list[JobRun]) -> dict[Labels, tuple[list[int], float]]:
+    """Per labels, the counts per bucket and the seconds. A bucket stored under bounds since
+    changed counts in the first bucket that holds it."""
+    histograms: dict[Labels, tuple[list[int], float]] = {}
+    for run in runs:
+        key = (run.queue, run.kind, run.state)
+        counts, seconds = histograms.get(key, ([0] * (len(JOB_RUN_BUCKETS_S) + 1), 0.0))
+        counts[bisect.bisect_left(JOB_RUN_BUCKETS_S, float(run.le))] += run.count
+        histograms[key] = (counts, seconds + run.seconds)
+    return histograms
 
 
 def _cumulative(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, float]]:

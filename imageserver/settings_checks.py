@@ -1,7 +1,9 @@
-"""The start-up checks of a `Settings`: ranges, shapes and combinations nobody could serve.
+"""The start-up checks of a `Settings` across its values: shapes and combinations nobody could
+serve, and contents that must parse (outputs, presets, watermarks, the fallback image).
 
-A configuration that cannot work is refused at start with every problem listed, not discovered
-at the first request that needs it. Pure: no aiohttp, no pyvips.
+The bounds of one value are in its type (settings_parsers.Bounds). A configuration that cannot
+work is refused at start with every problem listed, not discovered at the first request that
+needs it. Pure: no aiohttp, no pyvips.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import presets, watermarks
+from . import presets, publicurl, watermarks
 from .access import Policy
 from .errors import ImageServerError
 from .formats import OUTPUT_FORMATS, output_format, sniff
@@ -20,39 +22,10 @@ from .transform import parse_token, parse_tokens
 if TYPE_CHECKING:
     from .settings import Settings
 
-MAX_PRESIGN_TTL_S = 7 * 24 * 3600
-
 
 def problems(settings: Settings) -> list[str]:
     """Every problem at once, one line each: an operator fixes them in one go."""
-    problems = _positive(
-        settings,
-        (
-            "processes",
-            "max_upload_bytes",
-            "max_pixels",
-            "max_frames",
-            "max_output_side",
-            "render_queue",
-            "upload_idle_timeout_s",
-            "source_timeout_s",
-        ),
-    )
-    problems += _non_negative(
-        settings,
-        (
-            "render_workers",
-            "vips_concurrency",
-            "malloc_arenas",
-            "malloc_mmap_threshold",
-            "release_memory_after_s",
-            "memory_cache_bytes",
-            "render_failure_ttl_s",
-            "sweep_after_s",
-        ),
-    )
-    if not 0 < settings.port < 65536:
-        problems.append(f"port: expected 1-65535, got {settings.port}")
+    problems: list[str] = []
     if settings.statsd and not settings.statsd.rpartition(":")[2].isdigit():
         problems.append(f"statsd: expected host:port, got {settings.statsd!r}")
     problems += _namespace_output_problems(settings)
@@ -64,11 +37,33 @@ def problems(settings: Settings) -> list[str]:
     problems += _jobs_problems(settings)
     problems += _gateway_problems(settings)
     problems += _fallback_problems(settings)
-    if settings.log_level not in {"debug", "info", "warning", "error"}:
-        problems.append(
-            f"log_level: expected debug, info, warning or error, got {settings.log_level!r}"
-        )
+    problems += _public_url_problems(settings)
     return problems
+
+
+def _public_url_problems(settings: Settings) -> list[str]:
+    """A base URL or an origin with a path, query or odd scheme would put broken URLs in every
+    answer, or never match a browser's Origin header: refused at start."""
+    problems = []
+    if settings.public_url and not _is_origin(settings.public_url, path_allowed=True):
+        problems.append(
+            f"public_url: expected http(s)://host[:port][/path], got {settings.public_url!r}"
+        )
+    for origin in settings.cors_origins:
+        if origin != "*" and not _is_origin(origin, path_allowed=False):
+            problems.append(
+                f"cors_origins: expected '*' or an origin like https://app.example.com, "
+                f"got {origin!r}"
+            )
+    return problems
+
+
+def _is_origin(url: str, *, path_allowed: bool) -> bool:
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if scheme not in publicurl.SCHEMES or not sep or publicurl.forwarded_host(host) is None:
+        return False
+    return path_allowed or not (slash and path)  # a trailing slash alone is no path
 
 
 def _namespace_output_problems(settings: Settings) -> list[str]:
@@ -118,17 +113,15 @@ def _preset_problems(settings: Settings) -> list[str]:
 def _policy_problems(settings: Settings) -> list[str]:
     """A policy that nobody could satisfy is a start-up error, not a namespace of 403s."""
     known = ", ".join(p.value for p in Policy)
-    policies = {"url_policy": settings.url_policy} | {
-        f"namespace_policies: {ns}": policy for ns, policy in settings.namespace_policies.items()
-    }
     problems = [
-        f"{where}: expected {known}, got {policy!r}"
-        for where, policy in policies.items()
+        f"namespace_policies: {ns}: expected {known}, got {policy!r}"
+        for ns, policy in settings.namespace_policies.items()
         if policy not in set(Policy)
     ]
-    if problems:
-        return problems
-    if Policy.SIGNED in policies.values() and not settings.url_signing_keys:
+    policies = [settings.url_policy, *settings.namespace_policies.values()]
+    if problems or settings.url_policy not in set(Policy):
+        return problems  # url_policy's own type names its choices (settings.py)
+    if Policy.SIGNED in policies and not settings.url_signing_keys:
         problems.append("url_policy signed needs --url-signing-key")
     if settings.url_policy == Policy.PRESETS_ONLY:
         problems.append("url_policy presets-only applies per namespace: use namespace_policies")
@@ -137,8 +130,6 @@ def _policy_problems(settings: Settings) -> list[str]:
         for ns, policy in settings.namespace_policies.items()
         if policy == Policy.PRESETS_ONLY and not settings.namespace_presets.get(ns)
     ]
-    if not 8 <= settings.url_signature_bytes <= 32:
-        problems.append(f"url_signature_bytes: expected 8-32, got {settings.url_signature_bytes}")
     return problems
 
 
@@ -146,24 +137,16 @@ def _stem_problem(stem: str, settings: Settings) -> str | None:
     """A stem is a token without its format: it must parse with some format (jpg takes most
     options; `-lossless` and an alpha background need webp), and a watermark it names must be
     configured."""
-    problems = [
-        _error_of(
-            lambda fmt=fmt: watermarks.check_known(
-                [parse_token(f"{stem}.{fmt}", max_side=settings.max_output_side)],
-                settings.watermarks,
-            )
-        )
-        for fmt in ("jpg", "webp")
-    ]
+    problems = [_stem_format_problem(stem, fmt, settings) for fmt in ("jpg", "webp")]
     return None if None in problems else problems[0]
 
 
-def _positive(settings: Settings, names: tuple[str, ...]) -> list[str]:
-    return [f"{name}: must be > 0" for name in names if getattr(settings, name) <= 0]
-
-
-def _non_negative(settings: Settings, names: tuple[str, ...]) -> list[str]:
-    return [f"{name}: must be >= 0" for name in names if getattr(settings, name) < 0]
+def _stem_format_problem(stem: str, fmt: str, settings: Settings) -> str | None:
+    return _error_of(
+        lambda: watermarks.check_known(
+            [parse_token(f"{stem}.{fmt}", max_side=settings.max_output_side)], settings.watermarks
+        )
+    )
 
 
 def _namespace_error(namespace: str) -> str | None:
@@ -180,18 +163,8 @@ def _error_of(check: Callable[[], object]) -> str | None:
 
 
 def _pdf_problems(settings: Settings) -> list[str]:
-    problems = _positive(
-        settings,
-        (
-            "pdf_page_timeout_s",
-            "pdf_max_pages",
-            "rasterize_dpi",
-            "rasterize_fallback_dpi",
-            "document_renders",
-        ),
-    )
-    problems += _non_negative(settings, ("pdf_workers",))
-    if not 0 <= settings.rasterize_max_side <= settings.max_output_side:
+    problems = []
+    if settings.rasterize_max_side > settings.max_output_side:  # >= 0: its type's bound
         problems.append(f"rasterize_max_side: expected 0-{settings.max_output_side}")
     if output_format(settings.rasterize_format) is None:
         expected = ", ".join(OUTPUT_FORMATS)
@@ -206,15 +179,8 @@ def _s3_problems(settings: Settings) -> list[str]:
     problems = []
     if settings.storage.startswith("s3://") and not settings.storage[5:].split("/")[0]:
         problems.append(f"storage: expected s3://bucket/prefix, got {settings.storage!r}")
-    if settings.s3_serve not in {"stream", "redirect"}:
-        problems.append(f"s3_serve: expected stream or redirect, got {settings.s3_serve!r}")
-    if not 0 < settings.s3_presign_ttl_s <= MAX_PRESIGN_TTL_S:
-        problems.append(f"s3_presign_ttl_s: expected 1-{MAX_PRESIGN_TTL_S} (SigV4's limit)")
     if bool(settings.s3_access_key_id) != bool(settings.s3_secret_access_key):
         problems.append("s3_access_key_id and s3_secret_access_key: set both or neither")
-    problems += _positive(
-        settings, ("s3_max_connections", "s3_timeout_s", "s3_max_attempts", "s3_connect_timeout_s")
-    )
     return problems
 
 
@@ -242,20 +208,6 @@ def _jobs_problems(settings: Settings) -> list[str]:
         ("redis://", "rediss://")
     ):
         problems.append("callback_stream_url: expected redis://host:port/db")
-    problems += _positive(
-        settings,
-        (
-            "job_concurrency",
-            "job_timeout_s",
-            "job_ttl_s",
-            "job_heartbeat_s",
-            "instance_heartbeat_s",
-            "job_host_limit",
-            "callback_max_attempts",
-            "callback_timeout_s",
-        ),
-    )
-    problems += _non_negative(settings, ("job_max_attempts", "job_retry_delay_s"))
     return problems
 
 
@@ -285,20 +237,21 @@ FALLBACK_MAX_BYTES = 4 * 1024 * 1024  # kept in memory, answered whole
 def _fallback_problems(settings: Settings) -> list[str]:
     """The file is read now, not at the first failed render; its pixels are decoded when the
     services start (fallback.py), by the render package this module may not import."""
-    problems = _non_negative(settings, ("fallback_image_ttl_s",))
     path = settings.fallback_image
     if not path:
-        return problems
+        return []
     try:
         with open(path, "rb") as fh:
             head, size = fh.read(1024), os.fstat(fh.fileno()).st_size
     except OSError as exc:
-        return [*problems, f"fallback_image: cannot read {path!r}: {exc.strerror}"]
+        return [f"fallback_image: cannot read {path!r}: {exc.strerror}"]
     found = sniff(head)
     if found is None or found.mime not in FALLBACK_TYPES:
         kind = found.mime if found else "not an image"
         expected = ", ".join(t.removeprefix("image/") for t in FALLBACK_TYPES)
-        problems.append(f"fallback_image: expected {expected}, got {kind} in {path!r}")
+        problems = [f"fallback_image: expected {expected}, got {kind} in {path!r}"]
+    else:
+        problems = []
     if size > FALLBACK_MAX_BYTES:
         problems.append(
             f"fallback_image: expected at most {FALLBACK_MAX_BYTES} bytes, got {size} in {path!r}"

@@ -15,17 +15,22 @@ from imageserver.services import Services, build_services
 from imageserver.settings import Settings
 from imageserver.web import SERVER_OPTIONS, create_app
 
+# test images: test/images/, then the optional shared corpus (tests/corpus.py says how)
+from tests.corpus import ABSENT, IMAGES, REQUIRED, ROOT, TESTDATA, image_bytes, present
+
 pytest_plugins = ["tests.s3_fixtures"]  # moto S3 server, buckets, dummy AWS credentials
 
-ROOT = Path(__file__).resolve().parent.parent
-IMAGES = ROOT / "test" / "images"
-TESTDATA = ROOT.parent / "shared" / "testdata"
+__all__ = ["IMAGES", "ROOT", "TESTDATA", "image_bytes"]
 
 
-def image_bytes(name: str) -> bytes:
-    """A fixture from test/images/, or else from the shared corpus."""
-    local = IMAGES / name
-    return (local if local.exists() else TESTDATA / name).read_bytes()
+def pytest_configure() -> None:
+    """CI (IMAGESERVER_REQUIRE_CORPUS=1) runs the corpus-wide tests: no corpus is an error."""
+    if REQUIRED and not present():
+        raise pytest.UsageError(f"IMAGESERVER_REQUIRE_CORPUS is set but {ABSENT}")
+
+
+def pytest_report_header() -> str:
+    return f"corpus: {TESTDATA}" if present() else f"corpus: {ABSENT}"
 
 
 @dataclasses.dataclass

@@ -2,33 +2,30 @@
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import pytest
 
 from imageserver.formats import INPUT_FORMATS, OUTPUT_FORMATS, output_format, sniff
+from tests.corpus import corpus_params, corpus_path, manifest_rows, require
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 HEAD_BYTES = 1024  # what render.inspect hands to sniff()
 
 
 def _manifest() -> list[tuple[str, str]]:
-    with (TESTDATA / "MANIFEST.tsv").open(newline="") as fh:
-        return [(row["file"], row["format"]) for row in csv.DictReader(fh, delimiter="\t")]
+    return [(row["file"], row["format"]) for row in manifest_rows()]
 
 
 def _head(name: str) -> bytes:
-    with (TESTDATA / name).open("rb") as fh:
+    with corpus_path(name).open("rb") as fh:
         return fh.read(HEAD_BYTES)
 
 
-@pytest.mark.parametrize(("name", "format_name"), _manifest())
+@pytest.mark.parametrize(("name", "format_name"), corpus_params(_manifest, arity=2))
 def test_sniff_real_files(name: str, format_name: str) -> None:
     assert sniff(_head(name)) is INPUT_FORMATS[format_name]
 
 
 def test_manifest_covers_every_input_format() -> None:
+    require()
     assert {fmt for _, fmt in _manifest()} >= set(INPUT_FORMATS)
 
 

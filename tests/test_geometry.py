@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +25,7 @@ from imageserver.geometry import (
     widened_region,
 )
 from imageserver.transform import MAX_DENSITY, Crop, Fit, Gravity, Transform, parse_token
-
-MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "MANIFEST.tsv"
+from tests.corpus import corpus_params, manifest_rows
 
 
 def _plan(source: tuple[int, int], token: str) -> Plan:
@@ -99,16 +96,16 @@ def test_displayed_size(orientation: int, expected: tuple[int, int]) -> None:
 
 
 def _orientation_rows() -> list[tuple[str, int, int]]:
-    with MANIFEST.open(newline="") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
     return [
         (r["file"], int(r["width"]), int(r["height"]))
-        for r in rows
+        for r in manifest_rows()
         if r["file"].startswith(("Landscape_", "Portrait_"))
     ]
 
 
-@pytest.mark.parametrize(("name", "stored_width", "stored_height"), _orientation_rows())
+@pytest.mark.parametrize(
+    ("name", "stored_width", "stored_height"), corpus_params(_orientation_rows, arity=3)
+)
 def test_displayed_size_of_the_exif_orientation_photos(
     name: str, stored_width: int, stored_height: int
 ) -> None:

@@ -16,7 +16,7 @@ from imageserver.render import placeholder
 from imageserver.services import Services
 from imageserver.transform import parse_token
 from tests.cli.runner import run_cli
-from tests.conftest import IMAGES, TESTDATA, ServerFactory, image_bytes
+from tests.conftest import IMAGES, ServerFactory, image_bytes
 from tests.imagecompare import ssim
 
 LIMITS = render.Limits(max_pixels=50_000_000, max_frames=500)
@@ -146,7 +146,7 @@ def test_probe_hashes_its_own_small_decode(
 
 
 def test_pdf_placeholder_is_page_one_in_its_shape() -> None:
-    data = (TESTDATA / "AutoCad_Diagram.pdf").read_bytes()  # /Rotate 270: displayed landscape
+    data = image_bytes("AutoCad_Diagram.pdf")  # /Rotate 270: displayed landscape
     found = render.probe(data, LIMITS)
     assert found.placeholder is not None
     assert thumbhash.aspect_ratio(found.placeholder) > 1

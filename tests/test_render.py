@@ -83,6 +83,7 @@ def test_animation_to_still_format_takes_the_first_frame() -> None:
     ("name", "error"),
     [
         ("65536-uint32-limit.png", OverLimit),
+        ("bomb.png", OverLimit),  # the same lie in 222 bytes (test/images)
         ("giant-image.jpg", OverLimit),
         ("truncated.jpg", Undecodable),
         ("corrupt-header.jpg", Undecodable),

@@ -161,7 +161,7 @@ def test_interlace(name: str, fmt: str, check: Callable[[bytes], bool]) -> None:
 
 
 def test_jpg_is_progressive_unless_baseline() -> None:
-    """Progressive is the measured default (README: Encoder defaults), so jpg has no
+    """Progressive is the measured default (docs/tokens.md: Encoder defaults), so jpg has no
     `interlace` choice; `-baseline` writes sequential JPEG."""
     assert _jpeg_progressive(render_token(PHOTO, "w100.jpg").data)
     assert not OUTPUT_FORMATS["jpg"].accepts("interlace")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from imageserver.jobs.config import JobsConfig
 from imageserver.settings import (
     Settings,
     SettingsError,
@@ -18,8 +19,11 @@ from imageserver.settings import (
     env_name,
     load,
 )
+from imageserver.settings_parsers import Bounds, bounds_problems, field_bounds, to_float, to_int
+from imageserver.storage.s3_config import S3Config
 
 FIELD_NAMES = [f.name for f in dataclasses.fields(Settings)]
+NUMBERS = (to_int, to_float)
 
 
 def _toml(tmp_path: Path, text: str) -> str:
@@ -375,3 +379,109 @@ def test_url_policies_per_namespace() -> None:
 def test_url_policies_that_nobody_could_meet_are_refused(env: dict[str, str], problem: str) -> None:
     with pytest.raises(SettingsError, match=problem):
         load(env=env)
+
+
+def test_every_number_declares_its_bounds_in_its_type() -> None:
+    """A new count or duration cannot forget its range: it is part of its declaration."""
+    bounded = field_bounds(Settings)
+    numbers = [f.name for f in dataclasses.fields(Settings) if f.metadata["parse"] in NUMBERS]
+    assert numbers
+    assert [name for name in numbers if name not in bounded] == []
+
+
+def test_every_default_is_within_its_bounds_and_parses_to_itself() -> None:
+    settings = Settings()
+    for f in dataclasses.fields(Settings):
+        value = getattr(settings, f.name)
+        assert f.metadata["parse"](value) == value, f.name
+    assert bounds_problems(settings) == []
+
+
+@pytest.mark.parametrize(
+    ("bounds", "value", "problem"),
+    [
+        (Bounds(above=0), 0, "must be > 0"),
+        (Bounds(above=0), 0.001, None),
+        (Bounds(at_least=0), -1, "must be >= 0"),
+        (Bounds(at_least=0), 0, None),
+        (Bounds(at_least=1, at_most=65535), 65536, "expected 1-65535, got 65536"),
+        (Bounds(at_least=1, at_most=65535), 1, None),
+        (Bounds(choices=("a", "b", "c")), "d", "expected a, b or c, got 'd'"),
+        (Bounds(choices=("a",)), "d", "expected a, got 'd'"),
+        (Bounds(choices=("a", "b")), "b", None),
+    ],
+)
+def test_bounds_name_what_was_expected_and_what_came(
+    bounds: Bounds, value: Any, problem: str | None
+) -> None:
+    assert bounds.problem(value) == problem
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("s3_timeout_s", "0", "s3_timeout_s: must be > 0"),
+        ("job_retry_delay_s", "-1", "job_retry_delay_s: must be >= 0"),
+        ("s3_presign_ttl_s", "604801", "s3_presign_ttl_s: expected 1-604800, got 604801"),
+        ("s3_serve", "proxy", "s3_serve: expected stream or redirect, got 'proxy'"),
+        ("url_policy", "x", "url_policy: expected public, signed or presets-only, got 'x'"),
+    ],
+)
+def test_bounds_are_checked_at_load(name: str, text: str, problem: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load(env={env_name(name): text})
+    assert str(caught.value).splitlines() == [problem]
+
+
+def test_a_command_may_take_only_the_settings_it_uses() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, {"storage", "max_pixels", "access_log"})
+    parsed = vars(parser.parse_args(["--storage", "/x", "--no-access-log"]))
+    assert parsed == {"config": None, "storage": "/x", "max_pixels": None, "access_log": False}
+    assert load(parsed, env={}).storage == "/x"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--port", "1"])
+    with pytest.raises(ValueError, match="unknown settings: colour"):
+        add_arguments(argparse.ArgumentParser(), {"storage", "colour"})
+
+
+def test_s3_runs_on_every_s3_setting_and_never_shows_its_secret() -> None:
+    settings = Settings(s3_access_key_id="AKIA", s3_secret_access_key="sekrit", s3_max_attempts=5)
+    config = S3Config.of(settings)
+    s3_names = {f.name.removeprefix("s3_") for f in dataclasses.fields(Settings)}
+    assert {f.name for f in dataclasses.fields(S3Config)} <= s3_names
+    assert len(dataclasses.fields(S3Config)) == len([n for n in FIELD_NAMES if n[:3] == "s3_"])
+    assert (config.access_key_id, config.max_attempts) == ("AKIA", 5)
+    assert "sekrit" not in repr(config)
+
+
+def test_jobs_run_on_their_slice() -> None:
+    settings = Settings(job_queues=["a", "b"], job_default_queue="b", storage="s3://bucket")
+    config = JobsConfig.of(settings)
+    assert (config.queues, config.default_queue) == (("a", "b"), "b")
+    assert config.url == "sqlite:///./data/jobs.db"  # S3 keeps the jobs database local
+    assert config.callback_stream_url is None
+    redis = JobsConfig.of(Settings(jobs_url="redis://127.0.0.1:1/0"))
+    assert redis.callback_stream_url == "redis://127.0.0.1:1/0"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"public_url": "ftp://img.example.com"}, "public_url: expected http(s)://host"),
+        ({"public_url": "https://img example.com"}, "public_url: expected http(s)://host"),
+        ({"cors_origins": "app.example.com"}, "cors_origins: expected '*' or an origin"),
+        ({"cors_origins": "https://app.example.com/page"}, "cors_origins: expected '*'"),
+    ],
+)
+def test_public_url_and_cors_origins_are_checked_at_start(
+    overrides: dict[str, str], problem: str
+) -> None:
+    with pytest.raises(SettingsError, match=re.escape(problem)):
+        load(flags=overrides, env={})
+
+
+def test_public_url_with_a_path_and_origins_with_a_port_are_accepted() -> None:
+    flags = {"public_url": "https://cdn.example.com/img/", "cors_origins": "*,http://a.test:8080"}
+    settings = load(flags=flags, env={})
+    assert settings.cors_origins == ["*", "http://a.test:8080"]

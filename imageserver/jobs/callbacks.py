@@ -23,9 +23,9 @@ from saq.utils import now
 from ..errors import ImageServerError, NotFound, SourceRefused
 from ..fetch import create_fetch_session
 from ..netguard import FetchPolicy, check_source_url
-from ..settings import Settings
 from .client import CALLBACK_WAIT_S, Jobs
-from .request import stream_url
+from .config import JobsConfig
+from .retrying import settle
 from .runner import heartbeat
 from .signing import signed_headers
 from .views import FINISHED, callback_payload, iso_ms, state_of
@@ -51,13 +51,13 @@ class Sent:
 
 
 class CallbackSender:
-    def __init__(self, jobs: Jobs, settings: Settings) -> None:
+    def __init__(self, jobs: Jobs, config: JobsConfig) -> None:
         self.jobs = jobs
-        self.secret = settings.callback_secret
+        self.secret = config.callback_secret
         self.policy = FetchPolicy(
-            allow_private=settings.allow_private_sources, timeout_s=settings.callback_timeout_s
+            allow_private=config.allow_private_addresses, timeout_s=config.callback_timeout_s
         )
-        self.stream_url = stream_url(settings)
+        self.stream_url = config.callback_stream_url
         self._session: aiohttp.ClientSession | None = None
         self._redis: Redis | None = None
 
@@ -82,12 +82,11 @@ class CallbackSender:
         try:
             job = await self._finished_job(queue, key)
         except NotFound:
-            delivery.retries = delivery.attempts  # its job is gone (TTL): nothing to send
+            settle(delivery, transient=False)  # its job is gone (TTL): nothing to send
             raise
         sent = await self._send(job)
-        if sent.refused:  # the address rules will refuse it next time too
-            delivery.retries = delivery.attempts
-        final = sent.problem is None or delivery.attempts >= delivery.retries
+        # a refused target (the address rules) will be refused next time too
+        final = sent.problem is None or not settle(delivery, transient=not sent.refused)
         record = _record(delivery, sent.status, sent.problem, final)
         await job.update(meta={**job.meta, "callback": record})
         if sent.problem is not None:

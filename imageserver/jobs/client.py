@@ -18,10 +18,13 @@ from typing import Any
 from saq import Job, Status
 
 from ..errors import Conflict, NotFound
+from ..metrics import JobTally
 from ..settings import Settings
 from .backends import Backend, ClaimingQueue, open_backend
+from .config import JobsConfig
 from .request import JobRequest
-from .views import FINISHED, UNLIMITED_ATTEMPTS, State, saq_statuses, state_of
+from .retrying import job_fields
+from .views import FINISHED, State, saq_statuses, state_of
 
 CALLBACK_QUEUE = "_callbacks"
 CALLBACK_FUNCTION = "callback"
@@ -29,8 +32,6 @@ CALLBACK_FUNCTION = "callback"
 # enqueueing the callback), before trying again later.
 CALLBACK_WAIT_S = 30
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
-# saq's backoff doubles the delay per attempt; a job that retries for ever waits at most this long
-MAX_RETRY_DELAY_S = 600.0
 
 
 def job_key(idempotency_key: str | None) -> str:
@@ -42,9 +43,12 @@ def job_key(idempotency_key: str | None) -> str:
 
 class Jobs:
     def __init__(self, settings: Settings) -> None:
+        """Runs on its slice of the settings (`config`); the whole `settings` stay for the HTTP
+        edge, whose request parsing checks outputs and sources against them (request.py)."""
         self.settings = settings
-        self.backend: Backend = open_backend(settings.resolved_jobs_url())
-        self.queues = {name: self.backend.queue(name) for name in settings.job_queues}
+        self.config = JobsConfig.of(settings)
+        self.backend: Backend = open_backend(self.config.url)
+        self.queues = {name: self.backend.queue(name) for name in self.config.queues}
         self.callbacks = self.backend.queue(CALLBACK_QUEUE)
 
     async def open(self) -> None:
@@ -75,8 +79,7 @@ class Jobs:
         fetch = request.fetch
         if fetch is None or fetch.group is None:
             return request
-        ttl_s = self.settings.job_ttl_s
-        kept = await self.backend.group_proxy(fetch.group, fetch.proxy, ttl_s)
+        kept = await self.backend.group_proxy(fetch.group, fetch.proxy, self.config.ttl_s)
         if kept == fetch.proxy:
             return request
         return dataclasses.replace(request, fetch=dataclasses.replace(fetch, proxy=kept))
@@ -84,17 +87,14 @@ class Jobs:
     def _job(self, kind: str, kwargs: dict[str, Any], key: str) -> Job:
         """saq's own timeout stays off: the runner enforces --job-timeout-s and reports it as an
         error of ours, while the heartbeat lets a sweep take back the jobs of a dead worker."""
-        s = self.settings
         return Job(
             function=kind,
             kwargs=kwargs,
             key=key,
             timeout=0,
-            heartbeat=s.job_heartbeat_s,
-            retries=s.job_max_attempts or UNLIMITED_ATTEMPTS,
-            ttl=s.job_ttl_s,
-            retry_delay=s.job_retry_delay_s,
-            retry_backoff=max(MAX_RETRY_DELAY_S, s.job_retry_delay_s),
+            heartbeat=self.config.heartbeat_s,
+            ttl=self.config.ttl_s,
+            **job_fields(self.config.job_retry),
         )
 
     async def find(self, job_id: str) -> Job | None:
@@ -162,12 +162,10 @@ class Jobs:
             function=CALLBACK_FUNCTION,
             kwargs=kwargs,
             key=uuid.uuid4().hex,
-            timeout=int(self.settings.callback_timeout_s) + CALLBACK_WAIT_S + 5,
-            heartbeat=self.settings.job_heartbeat_s,
-            retries=self.settings.callback_max_attempts,
-            ttl=self.settings.job_ttl_s,
-            retry_delay=self.settings.job_retry_delay_s,
-            retry_backoff=True,
+            timeout=int(self.config.callback_timeout_s) + CALLBACK_WAIT_S + 5,
+            heartbeat=self.config.heartbeat_s,
+            ttl=self.config.ttl_s,
+            **job_fields(self.config.callback_retry),
         )
         await self.callbacks.enqueue(callback)
 
@@ -204,6 +202,16 @@ class Jobs:
             live = {State.QUEUED: status["queued"], State.RUNNING: status["running"]}
             counts[name] = {state.value: live.get(state, ended[state]) for state in State}
         return counts
+
+    async def tally(self) -> JobTally:
+        """What /metrics shows: jobs waiting and running per queue, as the backend counts them,
+        and the runs of finished jobs, which their workers record there (backends `record_run`):
+        every worker's, on every node, in a few reads however many jobs are kept."""
+        counts = {}
+        for name in self.queues:
+            status = await self.queue_status(name)
+            counts[name] = {"queued": status["queued"], "running": status["running"]}
+        return JobTally(counts, await self.backend.job_runs())
 
     async def pending_groups(self) -> Counter[str]:
         """Queued jobs (a retry's backoff included) per group, across the queues: the seed

@@ -18,6 +18,7 @@ from ..netguard import SourceURL, check_literal_host, check_source_url
 from ..settings import Settings
 from ..transform import parse_tokens
 from ..watermarks import check_known
+from .config import stream_url
 from .mime import parse_mime_rule
 
 MAX_TIMEOUT_S = 600.0
@@ -62,9 +63,9 @@ COMMON_FIELDS = frozenset(
     }
 )
 # Where a callback goes: POSTed to a URL, or added to a Redis stream. The seed downloader's
-# `kafka` is taken as the stream type, so that its clients submit unchanged (README "Callbacks").
+# `kafka` is taken as the stream type, so that its clients submit unchanged
+# (docs/jobs.md "Callbacks").
 CALLBACK_TYPES = {"http": "http", "redis": "redis", "kafka": "redis"}
-_REDIS_SCHEMES = ("redis://", "rediss://")
 # A job kind's own fields from the body, checked into the params its task receives.
 ParseParams = Callable[[Mapping[str, Any], Settings], dict[str, Any]]
 
@@ -266,14 +267,6 @@ def _callback(body: Mapping[str, Any], callback_type: str, settings: Settings) -
                 "(or use a redis:// --jobs-url)"
             )
     return callback or None
-
-
-def stream_url(settings: Settings) -> str | None:
-    """The Redis that stream callbacks are added to: its own setting, else the jobs' Redis."""
-    if settings.callback_stream_url:
-        return settings.callback_stream_url
-    jobs_url = settings.resolved_jobs_url()
-    return jobs_url if jobs_url.startswith(_REDIS_SCHEMES) else None
 
 
 def _check_proxy(proxy: str, settings: Settings) -> None:

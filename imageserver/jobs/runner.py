@@ -1,8 +1,8 @@
 """Runs a job of any kind: polite fetch, mime rule, the kind's work, and what saq makes of failures.
 
-Failures are classified by their HTTP meaning: 5xx (timeouts, the source's 5xx, connection
-errors, storage down) are transient and retried with saq's backoff and jitter; 4xx (404 and the
-source's other 4xx, refused, mime, undecodable, too large) are permanent and fail at once. The
+Failures are classified by their HTTP meaning (retries.transient): 5xx (timeouts, the source's
+5xx, connection errors, storage down) are retried, waits doubling with jitter (retries.py); 4xx
+(404 and the source's other 4xx, refused, mime, undecodable, too large) fail at once. The
 job's error code and message, and the source's status, go to `job.meta`, which is what clients
 and callbacks see.
 """
@@ -22,11 +22,13 @@ from ..errors import ImageServerError, UpstreamTimeout
 from ..formats import sniff
 from ..keys import ImageKey
 from ..netguard import check_source_url
+from ..retries import transient
 from ..services import Services
 from .client import Jobs
 from .limits import Limiter, Slot
 from .mime import declared_type, parse_mime_rule
 from .request import Fetch, JobRequest
+from .retrying import settle
 from .tasks import KINDS, Work
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ class Runner:
     def __init__(self, jobs: Jobs, services: Services, limiter: Limiter) -> None:
         self.jobs = jobs
         self.services = services
-        self.settings = services.settings
+        self.config = jobs.config
         self.limiter = limiter
 
     async def run(self, ctx: Context, *, request: dict[str, Any], base_url: str) -> dict[str, Any]:
@@ -53,7 +55,7 @@ class Runner:
         job = ctx["job"]
         parsed = JobRequest.from_json(request)
         try:
-            async with asyncio.timeout(self.settings.job_timeout_s), heartbeat(job):
+            async with asyncio.timeout(self.config.timeout_s), heartbeat(job):
                 data, declared = await self._input(job, parsed)
                 work = Work(self.services, parsed.params, data, base_url, _reporter(job), declared)
                 result = await KINDS[parsed.kind].run(work)
@@ -85,8 +87,9 @@ class Runner:
         return fetched.data, declared
 
     def _slots(self, fetch: Fetch) -> list[Slot]:
-        host = check_source_url(fetch.source, tuple(self.settings.source_allowed_hosts)).host
-        slots = [(f"host:{host}", self.settings.job_host_limit)]
+        allowed_hosts = tuple(self.services.settings.source_allowed_hosts)
+        host = check_source_url(fetch.source, allowed_hosts).host
+        slots = [(f"host:{host}", self.config.host_limit)]
         if fetch.group and fetch.group_limit:
             slots.append((f"group:{fetch.group}", fetch.group_limit))
         return slots
@@ -95,7 +98,7 @@ class Runner:
         if isinstance(exc, ImageServerError):
             return exc
         if isinstance(exc, TimeoutError):
-            return JobTimeout(f"the job ran longer than {self.settings.job_timeout_s} s")
+            return JobTimeout(f"the job ran longer than {self.config.timeout_s} s")
         log.exception("job failed unexpectedly")
         return ImageServerError(f"internal error: {type(exc).__name__}")
 
@@ -105,7 +108,7 @@ class Runner:
         job.meta["error"] = {"code": error.code, "message": error.message}
         if error.upstream_status is not None:
             job.meta["response_code"] = error.upstream_status
-        final = not transient(error) or job.attempts >= job.retries
+        final = not settle(job, transient(error))
         log.warning(
             "job %s attempt %d %s: %s: %s",
             job.key,
@@ -115,7 +118,6 @@ class Runner:
             error.message,
         )
         if final:
-            job.retries = job.attempts  # saq's Worker now fails the job instead of retrying it
             await self.jobs.send_callback(job)
         return JobFailed(f"{error.code}: {error.message}")
 
@@ -127,15 +129,6 @@ def _reporter(job: Job) -> Callable[[float], Awaitable[None]]:
         await job.update(progress=FETCHED_PROGRESS + (1 - FETCHED_PROGRESS) * fraction)
 
     return report
-
-
-def transient(error: ImageServerError) -> bool:
-    """Worth another attempt: 5xx, ours or the source's; but a source's 4xx answer will not
-    change (408 and 429 aside: the source asks to be tried later)."""
-    answered = error.upstream_status
-    if answered is not None and 400 <= answered < 500:
-        return answered in (408, 429)
-    return error.status >= 500
 
 
 @contextlib.asynccontextmanager

@@ -1,7 +1,7 @@
 """Callback signatures: HMAC-SHA256 over `{timestamp}.{body}`, so a receiver can trust a callback.
 
 The timestamp is signed with the body so that a recorded callback cannot be replayed later.
-Pure: stdlib only. The README shows the receiver's side, which `verify` implements.
+Pure: stdlib only. docs/jobs.md ("Callbacks") shows the receiver's side, which `verify` implements.
 """
 
 from __future__ import annotations

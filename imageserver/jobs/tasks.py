@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .. import documents
+from .. import documents, publicurl
 from ..formats import sniff
 from ..keys import ImageKey
 from ..pages import Raster
@@ -68,8 +68,18 @@ async def ingest(work: Work) -> dict[str, Any]:
     wanted += services.outputs_on_upload(namespace)
     outputs = list({t.token(): t for t in wanted}.values())
     key, info = await _stored_or_ingested(work, outputs)
-    # the content hash, under a `name` too (key.hash is then the name; info.json has both)
-    return {"hash": info["hash"], "info": info, "outputs": _urls(work.base_url, key, outputs)}
+    settings = services.settings
+    located = publicurl.upload_answer(
+        {},
+        key,
+        [t.token() for t in outputs],
+        work.base_url,
+        settings.url_signing_keys,
+        settings.url_signature_bytes,
+    )
+    # the content hash, under a `name` too (key.hash is then the name; info.json has both);
+    # `path` and `urls` as an upload answers them
+    return {"hash": info["hash"], "info": info, "outputs": located["urls"]["outputs"], **located}
 
 
 async def _stored_or_ingested(
@@ -108,6 +118,7 @@ async def rasterize(work: Work) -> dict[str, Any]:
         "hash": key.hash,
         "info": await services.originals.info(key),
         "outputs": {documents.MANIFEST: f"{work.base_url}/{key.output(documents.MANIFEST)}"},
+        "path": publicurl.key_path(key),
         "pages": manifest["pages"],
     }
 
@@ -122,10 +133,6 @@ async def download(work: Work) -> dict[str, Any]:
         work.params["namespace"], work.data, content_type
     )
     return {"hash": kept.key.hash, "info": kept.info, "outputs": {}}
-
-
-def _urls(base_url: str, key: ImageKey, outputs: list[Transform]) -> dict[str, str]:
-    return {t.token(): f"{base_url}/{key.output(t.token())}" for t in outputs}
 
 
 register(JobKind("ingest", parse_ingest_params, ingest))

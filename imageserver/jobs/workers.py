@@ -24,12 +24,12 @@ WORKER_INFO_S = 10
 
 class Workers:
     def __init__(self, jobs: Jobs, services: Services) -> None:
-        settings = services.settings
-        self.sender = CallbackSender(jobs, settings)
+        config = jobs.config
+        self.sender = CallbackSender(jobs, config)
         runner = Runner(jobs, services, Limiter(jobs.backend))
         kinds: list[tuple[str, Callable[..., Any]]] = [(name, runner.run) for name in KINDS]
         callbacks = [(CALLBACK_FUNCTION, self.sender.deliver)]
-        concurrency, sweep_s = settings.job_concurrency, max(1, settings.job_heartbeat_s)
+        concurrency, sweep_s = config.concurrency, max(1, config.heartbeat_s)
         self._workers = [
             _worker(QueueGroup(list(jobs.queues.values())), kinds, concurrency, sweep_s),
             _worker(QueueGroup([jobs.callbacks]), callbacks, concurrency, sweep_s),

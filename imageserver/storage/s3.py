@@ -25,8 +25,9 @@ from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
 from ..errors import StorageTimeout, StorageUnavailable
 from ..keys import IMMUTABLE
-from ..settings import Settings, SettingsError
+from ..settings import SettingsError
 from .base import check_key
+from .s3_config import S3Config
 
 log = logging.getLogger(__name__)
 # botocore's DEBUG lines carry signed request headers, access key id included: keep them out
@@ -46,32 +47,32 @@ _FAILURES = (BotoCoreError, ClientError, aiohttp.ClientError)
 
 
 class S3Storage:
-    def __init__(self, bucket: str, prefix: str, settings: Settings) -> None:
+    def __init__(self, bucket: str, prefix: str, config: S3Config) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self.settings = settings
+        self.config = config
         self._stack = AsyncExitStack()
         self._client: Any = None
 
     @classmethod
-    def from_url(cls, url: str, settings: Settings) -> S3Storage:
+    def from_url(cls, url: str, config: S3Config) -> S3Storage:
         parsed = urlparse(url)
         if parsed.scheme != "s3" or not parsed.netloc:
             raise SettingsError(f"storage: expected s3://bucket/prefix, got {url!r}")
-        return cls(parsed.netloc, parsed.path, settings)
+        return cls(parsed.netloc, parsed.path, config)
 
     async def open(self) -> None:
         """Credentials: --s3-access-key-id and --s3-secret-access-key when set, else the standard
         AWS chain (env, shared config and profile, instance role)."""
         session = aioboto3.Session(
-            aws_access_key_id=self.settings.s3_access_key_id or None,
-            aws_secret_access_key=self.settings.s3_secret_access_key or None,
+            aws_access_key_id=self.config.access_key_id or None,
+            aws_secret_access_key=self.config.secret_access_key or None,
         )
         client = session.client(
             "s3",
-            endpoint_url=self.settings.s3_endpoint_url or None,
-            region_name=self.settings.s3_region or None,
-            config=client_config(self.settings),
+            endpoint_url=self.config.endpoint_url or None,
+            region_name=self.config.region or None,
+            config=client_config(self.config),
         )
         self._client = await self._stack.enter_async_context(client)
 
@@ -133,17 +134,17 @@ class S3Storage:
 
     async def url(self, key: str) -> str | None:
         """Redirect mode: the public URL when a base is set, else a presigned GET."""
-        if self.settings.s3_serve != "redirect":
+        if self.config.serve != "redirect":
             return None
         full_key = self._key(key)
-        if self.settings.s3_public_url:
-            return f"{self.settings.s3_public_url.rstrip('/')}/{quote(full_key)}"
+        if self.config.public_url:
+            return f"{self.config.public_url.rstrip('/')}/{quote(full_key)}"
         return await self._call(  # may need to refresh credentials first
             "presign",
             lambda: self._s3.generate_presigned_url(
                 "get_object",
                 Params={"Bucket": self.bucket, "Key": full_key},
-                ExpiresIn=self.settings.s3_presign_ttl_s,
+                ExpiresIn=self.config.presign_ttl_s,
             ),
         )
 
@@ -198,19 +199,19 @@ class S3Storage:
         endpoint, a stale pooled connection) and after a short random pause when S3 sheds load.
         botocore's own retries are off: their backoff made a down S3 a 503 only after 2.8 s."""
         async with self._deadline(call):
-            for attempt in range(1, self.settings.s3_max_attempts + 1):
+            for attempt in range(1, self.config.max_attempts + 1):
                 try:
                     return await operation()
                 except _FAILURES as exc:
                     pause = _retry_pause(exc)
-                    if pause is None or attempt == self.settings.s3_max_attempts:
+                    if pause is None or attempt == self.config.max_attempts:
                         raise
                     await asyncio.sleep(pause)
         raise AssertionError("unreachable: s3_max_attempts >= 1")
 
     @asynccontextmanager
     async def _deadline(self, call: str) -> AsyncIterator[None]:
-        timeout_s = self.settings.s3_timeout_s
+        timeout_s = self.config.timeout_s
         try:
             async with asyncio.timeout(timeout_s):
                 yield
@@ -229,7 +230,7 @@ def _retry_pause(exc: BaseException) -> float | None:
     return 0.0  # connection-level: the next try takes a fresh connection
 
 
-def client_config(settings: Settings) -> AioConfig:
+def client_config(config: S3Config) -> AioConfig:
     """Timeouts per attempt (connecting: --s3-connect-timeout-s), no retries of botocore's own
     (S3Storage._call retries), and a pool sized by the settings.
 
@@ -237,10 +238,10 @@ def client_config(settings: Settings) -> AioConfig:
     default ones, and `put` sends Content-MD5, which every S3 API checks.
     """
     return AioConfig(
-        connect_timeout=min(settings.s3_connect_timeout_s, settings.s3_timeout_s),
-        read_timeout=settings.s3_timeout_s,
+        connect_timeout=min(config.connect_timeout_s, config.timeout_s),
+        read_timeout=config.timeout_s,
         retries={"total_max_attempts": 1, "mode": "standard"},
-        max_pool_connections=settings.s3_max_connections,
+        max_pool_connections=config.max_connections,
         signature_version="s3v4",
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",

@@ -17,6 +17,7 @@ from ..settings import Settings
 from .accesslog import redact_access_log
 from .admin.metrics import sampling
 from .appkeys import GATEWAY_JWT, JOBS, SERVICES, SIBLINGS
+from .cors import cors_middleware
 from .middleware import error_middleware
 from .routes import add_routes
 from .siblings import Siblings, publishing
@@ -29,7 +30,9 @@ SERVER_OPTIONS: dict[str, Any] = {"handler_cancellation": True}
 
 def create_app(settings: Settings, siblings: Siblings | None = None) -> web.Application:
     """`siblings`: the other serving processes (serve --processes N), whose counts /metrics adds."""
-    app = web.Application(middlewares=[error_middleware])
+    cross_origin = cors_middleware(settings)  # outermost: its headers go on errors too
+    middlewares = [error_middleware] if cross_origin is None else [cross_origin, error_middleware]
+    app = web.Application(middlewares=middlewares)
     redact_access_log()
     app[SERVICES] = build_services(settings)
     app[JOBS] = Jobs(settings)

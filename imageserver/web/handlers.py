@@ -5,21 +5,19 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import Any
 
 from aiohttp import web
 
-from .. import __version__, access, negotiate, presets, urlsigning
+from .. import __version__, access, negotiate, presets, publicurl
 from ..access import Policy
 from ..documents import MANIFEST
-from ..errors import BadRequest, Forbidden, ImageServerError, NotFound
-from ..fetch import read_capped
+from ..errors import Forbidden, ImageServerError, NotFound
 from ..keys import ImageKey, check_namespace
 from ..services import Services
-from ..settings import Settings
 from ..transform import AUTO_FORMAT, Transform, parse_token, parse_tokens
 from ..variants import Output
-from .appkeys import SERVICES, SIBLINGS
+from .appkeys import JOBS, SERVICES, SIBLINGS
+from .bodies import upload_bytes
 from .responses import fallback_bytes, immutable_bytes, original_headers
 
 PRESET_REDIRECT_CACHE = "public, max-age=3600"
@@ -56,10 +54,13 @@ async def in_maintenance(request: web.Request) -> bool:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """The whole server's counts: with serve --processes N, the other processes' are added."""
+    """The whole server's counts: with serve --processes N, the other processes' are added;
+    the jobs' are read from their backend."""
     siblings = request.app.get(SIBLINGS)
     others = await asyncio.to_thread(siblings.others) if siblings is not None else []
-    body = _services(request).metrics.exposition(others)
+    counts = _services(request).metrics
+    jobs = await counts.job_tally(request.app[JOBS].tally)  # every worker's, on every node
+    body = counts.exposition(others, jobs)
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
@@ -71,22 +72,22 @@ async def upload(request: web.Request) -> web.Response:
     render_outputs = services.variants.for_upload(outputs, data)
     password = request.query.get("password")  # encrypted PDFs; never logged (web/accesslog.py)
     ingested = await services.originals.ingest(namespace, data, render_outputs, password=password)
-    return web.json_response(_with_urls(ingested.info, ingested.key, outputs, services.settings))
+    settings = services.settings
+    answer = publicurl.upload_answer(
+        ingested.info,
+        ingested.key,
+        [t.token() for t in outputs],
+        public_base(request),
+        settings.url_signing_keys,
+        settings.url_signature_bytes,
+    )
+    return web.json_response(answer)
 
 
-def _with_urls(
-    info: dict[str, Any], key: ImageKey, outputs: list[Transform], settings: Settings
-) -> dict[str, Any]:
-    """With signing keys, the answer carries each output's signed URL: the back end stores
-    those rather than signing itself."""
-    if not settings.url_signing_keys or not outputs:
-        return info
-    keys, size = settings.url_signing_keys, settings.url_signature_bytes
-    urls = {
-        t.token(): urlsigning.output_url(key.namespace, key.hash, t.token(), keys, size=size)
-        for t in outputs
-    }
-    return {**info, "urls": urls}
+def public_base(request: web.Request) -> str:
+    """Where every URL the server answers starts (publicurl.py): the proxy's, not ours."""
+    settings = _services(request).settings
+    return publicurl.base_url(settings, request.scheme, request.host, request.headers)
 
 
 def _requested_outputs(request: web.Request, services: Services) -> list[Transform]:
@@ -104,18 +105,7 @@ async def _original_bytes(request: web.Request, services: Services) -> bytes:
     source = request.query.get("source")
     if source:
         return await services.sources.fetch(source)
-    data = await read_capped(
-        request.content,
-        services.settings.max_upload_bytes,
-        what="upload",
-        declared_length=request.content_length,
-        idle_timeout_s=services.settings.upload_idle_timeout_s,
-    )
-    if not data:
-        raise BadRequest(
-            "expected the image as the request body, or ?source=URL", code="empty_body"
-        )
-    return data
+    return await upload_bytes(request, services.settings)
 
 
 async def info(request: web.Request) -> web.Response:

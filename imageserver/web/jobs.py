@@ -16,6 +16,7 @@ from ..jobs.request import parse_request
 from ..jobs.tasks import parsers
 from ..jobs.views import State, job_view
 from .appkeys import JOBS
+from .handlers import public_base
 
 MAX_BODY_BYTES = 64 * 1024
 DEFAULT_LIST_LIMIT = 50
@@ -70,7 +71,8 @@ async def enqueue(request: web.Request, body: dict[str, Any]) -> tuple[dict[str,
     if "Idempotency-Key" in request.headers:
         body = {"idempotency_key": request.headers["Idempotency-Key"], **body}
     parsed = parse_request(body, jobs.settings, parsers())
-    job, created = await jobs.submit(parsed, str(request.url.origin()))
+    # the job's result and callback carry URLs: the public ones, as this answer's
+    job, created = await jobs.submit(parsed, public_base(request))
     # a resubmitted key answers with its job as stored, whatever queue this body names
     return await _accepted(request, job.key, job.get_queue().name), created
 
@@ -81,7 +83,7 @@ async def _accepted(request: web.Request, job_id: str, queue: str) -> dict[str, 
         "job_id": job_id,
         "queue": queue,
         "number_in_queue": waiting,
-        "status_url": f"{request.url.origin()}/jobs/{job_id}",
+        "status_url": f"{public_base(request)}/jobs/{job_id}",
     }
 
 

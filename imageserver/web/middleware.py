@@ -15,6 +15,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from ..cors import READS
 from ..errors import ImageServerError, Unauthorized
 from .appkeys import SERVICES
 
@@ -39,11 +40,23 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             _counted(request, exc.status, started)
             raise  # redirects pass through
-        response = error_response(exc.status, _code(exc.reason), exc.reason)
+        response = _http_error(request, exc)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         response = error_response(500, "internal", "internal server error")
     _counted(request, response.status, started)
+    return response
+
+
+def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
+    """aiohttp's own errors (no route, a body too large, ...). A GET of a path routed for other
+    methods only (DELETE of an image's base path, POST /download) finds nothing there, as any
+    unknown path: a 404, not a 405. Other methods' 405 says which would do (Allow)."""
+    if exc.status == 405 and request.method in READS:
+        exc = web.HTTPNotFound()
+    response = error_response(exc.status, _code(exc.reason), exc.reason)
+    if "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
     return response
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ..keys import NAMED
-from . import handlers, jobs, seeds
+from . import handlers, jobs, openapi, seeds
 from .admin import add_admin_routes
 from .appkeys import SERVICES
 from .middleware import needs_api_key, runs_to_completion
@@ -33,6 +33,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", handlers.healthz)
     app.router.add_get("/hb", downloader.heartbeat)
     app.router.add_get("/metrics", handlers.metrics)
+    app.router.add_get("/openapi.json", openapi.serve)
     app.router.add_get("/status", insight.status)
     app.router.add_get("/queues/{name}/status", jobs.queue_status)
     # job views carry callback URLs and extra: with API keys set, reading them needs one too

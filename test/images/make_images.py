@@ -5,6 +5,8 @@ Each image is built to make a mistake visible: a wrong crop, a lost alpha, a ski
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import pyvips
@@ -51,6 +53,27 @@ def animation() -> pyvips.Image:
     return strip
 
 
+def png_bomb() -> bytes:
+    """A PNG whose header declares 65536x65536 (4.3 Gpixel) over a few hundred bytes of rows: a
+    server must refuse it from the header alone. Written by hand, as no encoder writes a lie."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body).to_bytes(4, "big")
+        return len(body).to_bytes(4, "big") + kind + body + crc
+
+    header = struct.pack(">IIBBBBB", 65536, 65536, 1, 3, 0, 0, 0)  # 1-bit palette
+    rows = zlib.compress(bytes(1 + 65536 // 8) * 16, 9)  # 16 rows: filter byte, zero bits
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            chunk(b"IHDR", header),
+            chunk(b"PLTE", bytes(3)),
+            chunk(b"IDAT", rows),
+            chunk(b"IEND", b""),
+        )
+    )
+
+
 def main() -> None:
     grid = quadrants(800, 600)
     grid.write_to_file(str(HERE / "grid.jpg"), Q=90)
@@ -63,6 +86,7 @@ def main() -> None:
     alpha_png().write_to_file(str(HERE / "alpha.png"))
     grid.colourspace("cmyk").write_to_file(str(HERE / "cmyk-noprofile.jpg"), Q=90, keep="none")
     animation().write_to_file(str(HERE / "anim.gif"))
+    (HERE / "bomb.png").write_bytes(png_bomb())
     (HERE / "not-an-image.txt").write_bytes(b"hello, this is text and not an image\n")
 
 

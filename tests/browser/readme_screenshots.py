@@ -1,4 +1,4 @@
-"""Rewrites the README's screenshots, docs/admin-*.png, from a dashboard with a little of
+"""Rewrites the screenshots of docs/admin.md, docs/admin-*.png, from a dashboard with a little of
 everything: jobs succeeded, failed, running and queued, and a few uploads.
 
 Not collected with the suite (it changes tracked files); run it by name:

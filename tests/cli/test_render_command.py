@@ -10,7 +10,7 @@ import pyvips
 from imageserver_cli.main import main
 
 from tests.cli.runner import run_cli
-from tests.conftest import IMAGES, TESTDATA
+from tests.conftest import IMAGES
 
 
 def json_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
@@ -62,7 +62,7 @@ def test_a_bad_token_exits_2_and_renders_nothing(
 @pytest.mark.parametrize(
     ("name", "error"),
     [
-        (str(TESTDATA / "truncated.jpg"), "undecodable"),
+        (str(IMAGES / "truncated.jpg"), "undecodable"),
         (str(IMAGES / "not-an-image.txt"), "unsupported_media_type"),
         ("no-such-file.jpg", "unreadable"),
     ],

@@ -1,15 +1,17 @@
-"""The shared corpus (`../shared/testdata/MANIFEST.tsv`) and what we promise for each file."""
+"""The shared corpus (`../shared/testdata/MANIFEST.tsv`) and what we promise for each file.
+
+Without the corpus the manifest is empty and its files skip their tests (tests/corpus.py).
+"""
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 
 import pyvips
 
 from imageserver import render
 from imageserver.transform import parse_token
-from tests.conftest import TESTDATA
+from tests.corpus import image_path, manifest_rows
 
 LIMITS = render.Limits(max_pixels=50_000_000, max_frames=500)
 OUTPUT_FORMATS = ("jpg", "png", "webp", "gif", "avif", "tiff")
@@ -39,8 +41,6 @@ class Case:
 
 
 def manifest() -> list[Case]:
-    with (TESTDATA / "MANIFEST.tsv").open(newline="") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
     return [
         Case(
             row["file"],
@@ -49,7 +49,7 @@ def manifest() -> list[Case]:
             row["format"],
             int(row["pages_or_frames"] or 1),
         )
-        for row in rows
+        for row in manifest_rows()
     ]
 
 
@@ -59,7 +59,7 @@ def renderable() -> list[Case]:
 
 def render_file(name: str, token: str) -> pyvips.Image:
     """Renders through the real pipeline and decodes the bytes back (all frames)."""
-    result = render.render((TESTDATA / name).read_bytes(), parse_token(token), LIMITS)
+    result = render.render(image_path(name).read_bytes(), parse_token(token), LIMITS)
     animated = token.endswith((".gif", ".webp"))
     return pyvips.Image.new_from_buffer(result.data, "n=-1" if animated else "")
 

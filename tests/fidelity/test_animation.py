@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import pyvips
 
-from tests.conftest import TESTDATA
+from tests.corpus import image_path
 from tests.fidelity.corpus import page_height, render_file
 
 
@@ -14,7 +14,7 @@ def frames_and_delays(image: pyvips.Image) -> tuple[int, list[int]]:
 
 
 def source(name: str) -> pyvips.Image:
-    return pyvips.Image.new_from_file(str(TESTDATA / name), n=-1)
+    return pyvips.Image.new_from_file(str(image_path(name)), n=-1)
 
 
 @pytest.mark.parametrize(

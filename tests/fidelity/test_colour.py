@@ -7,7 +7,8 @@ import pyvips
 
 from imageserver import render
 from imageserver.transform import parse_token
-from tests.conftest import TESTDATA, image_bytes
+from tests.conftest import image_bytes
+from tests.corpus import image_path
 from tests.fidelity.corpus import LIMITS, render_file
 from tests.imagecompare import ssim
 
@@ -23,7 +24,7 @@ def test_every_exif_orientation_renders_upright(kind: str, orientation: int) -> 
 
 def reference_srgb(name: str, width: int, height: int) -> pyvips.Image:
     """The full-size original through its embedded profile to sRGB, then resized."""
-    full = pyvips.Image.new_from_file(str(TESTDATA / name)).copy_memory()
+    full = pyvips.Image.new_from_file(str(image_path(name))).copy_memory()
     converted = full.icc_transform("srgb", embedded=True, intent="relative")
     resized = converted.resize(width / converted.width, vscale=height / converted.height)
     return resized.colourspace("srgb") if resized.format != "uchar" else resized
@@ -69,7 +70,7 @@ def test_sixteen_bit_comes_out_as_right_eight_bit(name: str) -> None:
 
 @pytest.mark.parametrize("fmt", ["png", "webp", "gif", "avif"])
 def test_palette_transparency_is_kept(fmt: str) -> None:
-    source = pyvips.Image.new_from_file(str(TESTDATA / "tbbn3p08.png")).copy_memory()
+    source = pyvips.Image.new_from_file(str(image_path("tbbn3p08.png"))).copy_memory()
     ours = render_file("tbbn3p08.png", f"w32.{fmt}")
     assert ours.hasalpha()
     alpha_difference = (ours[ours.bands - 1].cast("int") - source[source.bands - 1]).abs()

@@ -12,13 +12,14 @@ from aiohttp import web
 from imageserver import render
 from imageserver.errors import OverLimit
 from imageserver.transform import parse_token
-from tests.conftest import TESTDATA, Server
+from tests.conftest import Server
+from tests.corpus import image_path
 from tests.fidelity.corpus import LIMITS, render_file
 from tests.imagecompare import ssim
 
 
 async def test_iphone_heic_uploads_and_renders(server: Server) -> None:
-    info = await server.upload((TESTDATA / "arrow.heic").read_bytes())
+    info = await server.upload(image_path("arrow.heic").read_bytes())
     assert (info["width"], info["height"], info["content_type"]) == (3024, 4032, "image/heic")
     async with server.session.get(server.image_url(info["hash"]) + "/w200.jpg") as resp:
         image = pyvips.Image.new_from_buffer(await resp.read(), "")
@@ -30,7 +31,7 @@ def test_heic_is_upright_and_colour_managed() -> None:
     import pillow_heif
 
     ours = render_file("arrow.heic", "w200.png")
-    heif = pillow_heif.open_heif((TESTDATA / "arrow.heic").read_bytes())
+    heif = pillow_heif.open_heif(image_path("arrow.heic").read_bytes())
     width, height = heif.size
     reference = pyvips.Image.new_from_memory(bytes(heif.data), width, height, 3, "uchar")
     reference.set_type(pyvips.GValue.blob_type, "icc-profile-data", heif.info["icc_profile"])
@@ -42,7 +43,7 @@ def test_heic_is_upright_and_colour_managed() -> None:
 def test_200mp_heic_is_refused_by_the_pixel_limit_fast() -> None:
     started = time.monotonic()
     with pytest.raises(OverLimit):
-        render.probe((TESTDATA / "200MP.heic").read_bytes(), LIMITS)
+        render.probe(image_path("200MP.heic").read_bytes(), LIMITS)
     assert time.monotonic() - started < 0.5
 
 
@@ -57,7 +58,7 @@ def test_avif_stills_render(name: str, size: tuple[int, int]) -> None:
 
 
 def test_svg_is_drawn_at_the_requested_size_from_the_vector() -> None:
-    data = (TESTDATA / "check.svg").read_bytes()
+    data = image_path("check.svg").read_bytes()
     ours = render_file("check.svg", "w800.png")
     assert (ours.width, ours.height) == (800, 800)
     vector = pyvips.Image.svgload_buffer(data, scale=8)
@@ -73,7 +74,7 @@ async def watched_url() -> AsyncIterator[tuple[str, list[str]]]:
 
     async def record(request: web.Request) -> web.Response:
         requests.append(request.path)
-        return web.Response(body=(TESTDATA / "tbbn3p08.png").read_bytes())
+        return web.Response(body=image_path("tbbn3p08.png").read_bytes())
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", record)
@@ -88,7 +89,7 @@ async def test_svg_references_are_never_fetched_and_scripts_never_run(
     watched_url: tuple[str, list[str]],
 ) -> None:
     url, requests = watched_url
-    local_png = TESTDATA / "tbbn3p08.png"
+    local_png = image_path("tbbn3p08.png")
     svg = f"""<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"
         width="100" height="100">
       <rect width="100" height="100" fill="white"/>
@@ -111,5 +112,5 @@ def test_struct_image_svg_renders_without_its_external_file() -> None:
 def test_multi_page_tiff_renders_page_one() -> None:
     ours = render_file("G31D_MULTI.TIF", "w200.png")
     assert (ours.width, ours.height) == (200, 264)  # page 1 is 2464x3248; page 2 differs
-    found = render.probe((TESTDATA / "G31D_MULTI.TIF").read_bytes(), LIMITS)
+    found = render.probe(image_path("G31D_MULTI.TIF").read_bytes(), LIMITS)
     assert found.pages == 2

@@ -8,7 +8,8 @@ import time
 import pytest
 import pyvips
 
-from tests.conftest import TESTDATA, Server
+from tests.conftest import Server
+from tests.corpus import corpus_params, image_path, require
 from tests.fidelity.corpus import (
     OUTPUT_FORMATS,
     REFUSED,
@@ -34,19 +35,20 @@ def displayed(case: Case) -> tuple[int, int]:
     """
     if case.format == "pdf":
         return case.width, case.height
-    header = pyvips.Image.new_from_file(str(TESTDATA / case.file))
+    header = pyvips.Image.new_from_file(str(image_path(case.file)))
     orientation = header.get("orientation") if header.get_typeof("orientation") else 1
     return (case.height, case.width) if orientation >= 5 else (case.width, case.height)
 
 
 def test_the_corpus_is_fully_classified() -> None:
+    require()
     names = {case.file for case in manifest()}
     assert set(REFUSED) <= names
     assert len(renderable()) + len(REFUSED) == len(names)
 
 
 @pytest.mark.parametrize("fmt", OUTPUT_FORMATS)
-@pytest.mark.parametrize("case", renderable(), ids=lambda c: c.file)
+@pytest.mark.parametrize("case", corpus_params(renderable), ids=lambda c: c.file)
 def test_every_decodable_image_renders_in_every_format(case: Case, fmt: str) -> None:
     image = render_file(case.file, f"w200.{fmt}")
     assert (image.width, page_height(image)) == expected_size(case, 200)
@@ -57,7 +59,7 @@ def test_every_decodable_image_renders_in_every_format(case: Case, fmt: str) -> 
 @pytest.mark.parametrize("name", sorted(REFUSED))
 async def test_refusals_are_4xx_json_and_fast(server: Server, name: str) -> None:
     status, code = REFUSED[name]
-    data = (TESTDATA / name).read_bytes()
+    data = image_path(name).read_bytes()
     started = time.monotonic()
     async with server.session.post(server.url + "/p", data=data) as resp:
         body = await resp.json()

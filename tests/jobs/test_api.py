@@ -27,6 +27,30 @@ async def test_a_job_ingests_the_source_with_its_outputs(
         assert resp.headers["Content-Type"] == "image/jpeg"
     assert view["request"]["source"] == origin.image()
     assert view["started_at"] <= view["finished_at"]
+    # located as an upload answers: the client never splits the hash itself
+    path = server.image_url(result["hash"]).removeprefix(server.url)
+    assert result["path"] == path
+    assert result["urls"] == {
+        "original": f"{server.url}{path}/original",
+        "info": f"{server.url}{path}/info.json",
+        "outputs": {"w50.jpg": f"{server.url}{path}/w50.jpg"},
+    }
+    assert result["urls"]["outputs"] == result["outputs"]
+
+
+async def test_a_jobs_urls_are_the_public_ones_behind_a_proxy(
+    start_jobs_server: ServerFactory, origin: Origin
+) -> None:
+    public = "https://img.example.com"
+    server = await start_jobs_server(public_url=public, url_signing_keys=["k"])
+    params = {"namespace": "p", "source": origin.image(), "outputs": "w50.jpg"}
+    answer = await submit(server, params)
+    assert answer["status_url"].startswith(f"{public}/jobs/")
+    result = (await finished(server, answer["job_id"]))["result"]
+    output, _, query = result["urls"]["outputs"]["w50.jpg"].partition("?")
+    assert output == f"{public}{result['path']}/w50.jpg"
+    assert query.startswith("s=")  # signed, as the back end stores it
+    assert result["urls"]["original"] == f"{public}{result['path']}/original"
 
 
 async def test_the_seed_form_with_a_callback_is_a_job(server: Server, origin: Origin) -> None:

@@ -8,7 +8,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
 
-from tests.conftest import TESTDATA
+from tests.conftest import image_bytes
 from tests.jobs.conftest import origin  # noqa: F401 (fixture: serves corpus files to jobs)
 
 MULTIPAGE = "GeoBase_NHNC1_Data_Model_UML_EN.pdf"  # 19 pages, letter
@@ -23,7 +23,7 @@ BLUE = (0, 0, 255)
 
 
 def corpus_pdf(name: str) -> bytes:
-    return (TESTDATA / name).read_bytes()
+    return image_bytes(name)
 
 
 @pytest.fixture(scope="session")

@@ -45,6 +45,8 @@ async def test_upload_answers_pdf_info(
         "size": len(data),
         "pages": pages,
         "placeholder": info["placeholder"],  # page 1's (tests/test_placeholder.py)
+        "path": info["path"],  # the answer's (tests/web/test_public_urls.py)
+        "urls": info["urls"],
     }
 
 

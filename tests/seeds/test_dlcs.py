@@ -16,8 +16,9 @@ import pyvips
 
 from imageserver import aliases, settings
 from imageserver.formats import sniff
-from imageserver.jobs.backends import MAX_DOUBLINGS, CappedBackoffJob
-from imageserver.jobs.client import MAX_RETRY_DELAY_S
+from imageserver.jobs.backends import CappedBackoffJob
+from imageserver.retries import MAX_DELAY_S as MAX_RETRY_DELAY_S
+from imageserver.retries import MAX_DOUBLINGS
 from imageserver.settings import Settings, SettingsError
 from tests.conftest import Server, ServerFactory
 from tests.jobs.conftest import Origin, finished, submit

@@ -19,13 +19,14 @@ from imageserver.errors import StorageTimeout, StorageUnavailable
 from imageserver.keys import IMMUTABLE
 from imageserver.settings import Settings
 from imageserver.storage.s3 import S3Storage
+from imageserver.storage.s3_config import S3Config
 from tests.s3_fixtures import free_port, raw_client, s3_overrides
 
 
 @asynccontextmanager
 async def opened(**overrides: Any) -> AsyncIterator[S3Storage]:
     settings = Settings(**overrides)
-    storage = S3Storage.from_url(settings.storage, settings)
+    storage = S3Storage.from_url(settings.storage, S3Config.of(settings))
     await storage.open()
     try:
         yield storage
@@ -163,7 +164,7 @@ async def test_a_down_s3_is_one_retry_and_no_backoff(
     endpoint, accepted = resetting_endpoint
     defaults = {k: v for k, v in s3_overrides(endpoint, "bucket").items() if "attempts" not in k}
     async with opened(**defaults) as storage:
-        assert storage.settings.s3_max_attempts == 2
+        assert storage.config.max_attempts == 2
         started = time.monotonic()
         with pytest.raises(StorageUnavailable):
             await storage.get("p/abc/original")

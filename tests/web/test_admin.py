@@ -260,6 +260,20 @@ async def test_forms_without_the_csrf_token_are_refused(
         assert resp.status == 200  # still there
 
 
+async def test_behind_a_proxy_the_public_origin_is_the_dashboards_own(
+    start_jobs_server: ServerFactory, browser_for: Any
+) -> None:
+    """The proxy forwards to 127.0.0.1:PORT; the browser's Origin is the public host."""
+    proxied = await start_jobs_server(api_keys=[KEY], public_url="https://img.example.com")
+    browser = browser_for(proxied)
+    token = await browser.csrf()
+    form = {"csrf_token": token, "key": KEY, "next": "/admin"}
+    resp, html = await browser.post("/login", form, headers={"Origin": proxied.url})
+    assert (resp.status, "out of date" in html) == (403, True)  # not the upstream's address
+    resp, html = await browser.post("/login", form, headers={"Origin": "https://img.example.com"})
+    assert resp.status == 200, html
+
+
 # -- the jobs pages ---------------------------------------------------------------------------
 
 

@@ -62,9 +62,10 @@ async def test_stored_outputs_can_need_a_signature_too(start_server: ServerFacto
 
 async def test_the_upload_answer_carries_signed_urls(signed: Server) -> None:
     info = await signed.upload(image_bytes("grid.jpg"), outputs="w100.jpeg,x50.webp")
-    assert set(info["urls"]) == {"w100.jpg", "x50.webp"}
-    for url in info["urls"].values():
-        assert (await _get(signed, url))[0] == 200
+    assert set(info["urls"]["outputs"]) == {"w100.jpg", "x50.webp"}
+    for url in info["urls"]["outputs"].values():  # absolute now, signed
+        assert url.startswith(signed.url + info["path"] + "/")
+        assert (await _get(signed, url.removeprefix(signed.url)))[0] == 200
 
 
 async def test_public_namespaces_are_unchanged(signed: Server) -> None:

@@ -9,34 +9,53 @@ proxy each job group keeps, and the heartbeats of the processes (jobs/instances.
 from __future__ import annotations
 
 import asyncio
+import logging
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from saq import Job, Queue, Status
-from saq.utils import exponential_backoff
 
+from ...metrics import JobRun, job_run_bucket
 from ...settings import SettingsError
+from ..retrying import policy_of
+from ..views import state_of
 from ..waiting import wait_event
 
+log = logging.getLogger(__name__)
 DEFAULT_POLL_S = 0.05  # how often an idle worker looks for jobs enqueued by another process
-
-
-# Past this many doublings any first delay is over any cap; saq's backoff would go on to 2**1024,
-# past a float, at the 1025th attempt of a job that retries for ever (job_max_attempts 0).
-MAX_DOUBLINGS = 62
+# How long a recorded run's mark is kept: saq finishes a cancelled job twice within seconds.
+RUN_MARK_TTL_S = 3600
 
 
 class CappedBackoffJob(Job):
-    """saq's Job, whose backoff stops doubling once past its cap (`retry_backoff`, seconds)
-    instead of raising OverflowError after 1024 attempts; the delays are saq's otherwise."""
+    """saq's Job, whose waits between tries are the retry rule's (retries.py): doubling to a cap,
+    with full jitter, where saq's own raise OverflowError after 1024 tries of a job that retries
+    for ever."""
 
     def next_retry_delay(self) -> float:
-        if self.retry_backoff is False:
-            return self.retry_delay
-        cap = None if self.retry_backoff is True else float(self.retry_backoff)
-        return exponential_backoff(min(self.attempts, MAX_DOUBLINGS), self.retry_delay, cap)
+        return policy_of(self).delay_s(self.attempts)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished attempt of a job, as /metrics counts it."""
+
+    mark: str  # the job and the attempt's start: the same run finished twice has one mark
+    kind: str
+    state: str
+    seconds: float
+
+    @classmethod
+    def of(cls, job: Job) -> Run:
+        seconds = (job.completed - job.started) / 1000  # saq's epoch milliseconds
+        return cls(f"{job.key}:{job.started}", job.function, state_of(job).value, seconds)
+
+    @property
+    def le(self) -> str:
+        return job_run_bucket(self.seconds)
 
 
 class ClaimingQueue(Queue):
@@ -51,6 +70,31 @@ class ClaimingQueue(Queue):
     async def remove(self, job_key: str) -> bool:
         """Deletes a finished job's record; False when it is not finished (a retry came first)
         or already gone."""
+
+    @abstractmethod
+    async def record_run(self, run: Run) -> None:
+        """Counts `run` in its bucket, once: saq finishes a job cancelled while running twice
+        (its worker, and the abort), so a run already marked (`run.mark`) is not counted again."""
+
+    async def finish(
+        self,
+        job: Job,
+        status: Status,
+        *,
+        result: Any = None,
+        error: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """saq's, and the run recorded in the backend when this attempt ran (a retry resets
+        `started`; a job cancelled while queued has none): every worker's, for /metrics. A
+        failed record is logged, never the job's outcome."""
+        await super().finish(job, status, result=result, error=error, **kwargs)
+        if not job.started:
+            return
+        try:
+            await self.record_run(Run.of(job))
+        except Exception:
+            log.warning("job %s: its run was not recorded for /metrics", job.key, exc_info=True)
 
     def deserialize(self, payload: Any, status: Status | str | None = None) -> Job | None:
         """saq's, as a CappedBackoffJob: every job a worker runs, retries or sweeps is read here.
@@ -114,6 +158,10 @@ class Backend(Protocol):
 
     async def forget_upload(self, namespace: str, entry: str) -> None:
         """Drops `entry` from the recent uploads: its original was deleted."""
+        ...
+
+    async def job_runs(self) -> list[JobRun]:
+        """The finished runs the queues recorded (`ClaimingQueue.record_run`), per bucket."""
         ...
 
 

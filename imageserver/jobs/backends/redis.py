@@ -17,13 +17,18 @@ from saq import Job, Status
 from saq.queue.redis import RedisQueue
 from saq.utils import now
 
-from . import ClaimingQueue
+from ...metrics import JobRun
+from . import RUN_MARK_TTL_S, ClaimingQueue, Run
 from .redis_uploads import RedisUploads
 
 SLOTS = "imageserver:slots:"
 INSTANCE = "imageserver:instance:"  # one key per process's heartbeat, expiring by itself
 # ... and their index, scored by expiry: listing needs no SCAN, expired members are trimmed
 INSTANCES = "imageserver:instances"
+# Finished runs (ClaimingQueue.record_run): "queue\tkind\tstate\tle" -> count, and -> seconds
+RUN_COUNTS = "imageserver:job_runs:count"
+RUN_SECONDS = "imageserver:job_runs:seconds"
+RUN_MARK = "imageserver:job_run:"  # + queue:mark, expiring: a run is counted once
 _GLOB = re.compile(r"([*?\[\]\\])")
 
 # Leases of a slot are members of a sorted set scored by their expiry; expired ones go first.
@@ -71,6 +76,15 @@ end
 return 0
 """
 
+# A run counted with its mark, unless marked already (ClaimingQueue.record_run).
+_RECORD_RUN = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then
+    redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+    redis.call('HINCRBYFLOAT', KEYS[3], ARGV[1], ARGV[2])
+end
+return 0
+"""
+
 
 class ClaimingRedisQueue(RedisQueue, ClaimingQueue):
     def __init__(self, redis: Any, name: str, wakeup: asyncio.Event) -> None:
@@ -103,6 +117,11 @@ class ClaimingRedisQueue(RedisQueue, ClaimingQueue):
     async def _retry(self, job: Job, error: str | None) -> None:
         await super()._retry(job, error)
         self.wakeup.set()
+
+    async def record_run(self, run: Run) -> None:
+        keys = [RUN_MARK + self.name + ":" + run.mark, RUN_COUNTS, RUN_SECONDS]
+        field = "\t".join((self.name, run.kind, run.state, run.le))
+        await self.redis.eval(_RECORD_RUN, 3, *keys, field, run.seconds, RUN_MARK_TTL_S)
 
     async def remove(self, job_key: str) -> bool:
         """A finished job is only its key (saq's lists and sorted set hold unfinished ones)."""
@@ -152,6 +171,14 @@ class RedisBackend:
     async def open(self) -> None:
         await self.redis.ping()
 
+    async def job_runs(self) -> list[JobRun]:
+        counts = await self.redis.hgetall(RUN_COUNTS)
+        seconds = await self.redis.hgetall(RUN_SECONDS)
+        return [
+            _job_run(field, int(count), float(seconds.get(field, 0)))
+            for field, count in counts.items()
+        ]
+
     async def close(self) -> None:
         for queue in self._queues:
             await queue.disconnect()  # each closes its pub/sub; the shared pool closes once
@@ -199,3 +226,8 @@ class RedisBackend:
             pipe.delete(INSTANCE + instance)
             pipe.zrem(INSTANCES, instance)
             await pipe.execute()
+
+
+def _job_run(field: bytes, count: int, seconds: float) -> JobRun:
+    queue, kind, state, le = field.decode().split("\t")
+    return JobRun(queue, kind, state, le, count, seconds)

@@ -19,7 +19,8 @@ from saq.queue.base import logger
 from saq.types import CountKind, DumpType, LoadType, QueueInfo, WorkerInfo
 from saq.utils import now
 
-from . import ClaimingQueue, wait_for_claim
+from ...metrics import JobRun
+from . import RUN_MARK_TTL_S, ClaimingQueue, Run, wait_for_claim
 from .sqlite_store import SqliteStore, sqlite_path
 from .sqlite_uploads import SqliteUploads
 
@@ -318,6 +319,23 @@ class SqliteQueue(ClaimingQueue):
         )
         conn.execute("DELETE FROM saq_stats WHERE expire_at <= ?", (now_s,))
 
+    async def record_run(self, run: Run) -> None:
+        """The mark and the count in one transaction: counted once, whoever finishes twice."""
+
+        def count(conn: sqlite3.Connection) -> None:
+            now_s = time.time()
+            conn.execute("DELETE FROM job_run_marks WHERE expire_at <= ?", (now_s,))
+            mark = (self.name, run.mark, now_s + RUN_MARK_TTL_S)
+            if conn.execute("INSERT OR IGNORE INTO job_run_marks VALUES (?, ?, ?)", mark).rowcount:
+                conn.execute(
+                    "INSERT INTO job_runs VALUES (?, ?, ?, ?, 1, ?)"
+                    " ON CONFLICT (queue, kind, state, le)"
+                    " DO UPDATE SET count = count + 1, seconds = seconds + excluded.seconds",
+                    (self.name, run.kind, run.state, run.le, run.seconds),
+                )
+
+        await self.store.write(count)
+
     async def write_worker_info(self, worker_id: str, info: WorkerInfo, ttl: int) -> None:
         row = (self.name, worker_id, json.dumps(info), time.time() + ttl)
         await self.store.write(
@@ -350,6 +368,11 @@ class SqliteBackend:
 
     def queue(self, name: str) -> SqliteQueue:
         return SqliteQueue(self.store, name)
+
+    async def job_runs(self) -> list[JobRun]:
+        sql = "SELECT queue, kind, state, le, count, seconds FROM job_runs"
+        rows = await self.store.read(lambda c: c.execute(sql).fetchall())
+        return [JobRun(*row) for row in rows]
 
     async def open(self) -> None:
         await self.store.open()

@@ -62,6 +62,22 @@ CREATE TABLE IF NOT EXISTS recent_uploads (
     PRIMARY KEY (namespace, entry)
 );
 CREATE INDEX IF NOT EXISTS recent_uploads_at ON recent_uploads (namespace, at);
+CREATE TABLE IF NOT EXISTS job_runs (
+    queue TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    le TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    PRIMARY KEY (queue, kind, state, le)
+);
+CREATE TABLE IF NOT EXISTS job_run_marks (
+    queue TEXT NOT NULL,
+    mark TEXT NOT NULL,
+    expire_at REAL NOT NULL,
+    PRIMARY KEY (queue, mark)
+);
+CREATE INDEX IF NOT EXISTS job_run_marks_expire ON job_run_marks (expire_at);
 CREATE TABLE IF NOT EXISTS instances (
     id TEXT PRIMARY KEY,
     record TEXT NOT NULL,

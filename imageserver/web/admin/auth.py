@@ -25,6 +25,7 @@ from aiohttp.typedefs import Handler
 
 from ...errors import ImageServerError
 from ..appkeys import SERVICES
+from ..handlers import public_base
 from ..middleware import bearer_authorised, error_response, key_matches
 
 STATIC = Path(__file__).parent / "static"
@@ -88,8 +89,9 @@ def tokens_match(cookie: str | None, field: str | None) -> bool:
 
 def cross_site(headers: Any, host: str) -> bool:
     """What the browser says about where a POST comes from, when it says it: another site's
-    `Sec-Fetch-Site`, or an `Origin` of another host. (Host only: a TLS proxy in front changes
-    the scheme the server sees.)"""
+    `Sec-Fetch-Site`, or an `Origin` of another host than `host`, the public one (--public-url,
+    or trusted forwarded headers: a proxy in front may rewrite Host). Host only: a TLS proxy in
+    front changes the scheme the server sees."""
     site = headers.get("Sec-Fetch-Site")
     if site is not None and site not in ("same-origin", "none"):
         return True
@@ -129,7 +131,7 @@ async def _csrf_ok(request: web.Request) -> bool:
     keys = _keys(request)
     if keys and bearer_authorised(request, keys):
         return True
-    if cross_site(request.headers, request.host):
+    if cross_site(request.headers, urlsplit(public_base(request)).netloc):
         return False
     form = await request.post()
     field = form.get(CSRF_FIELD)

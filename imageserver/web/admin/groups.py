@@ -39,7 +39,7 @@ class GroupRow:
 async def page(request: web.Request) -> web.StreamResponse:
     jobs = request.app[JOBS]
     rows = summarize(await _watched_jobs(jobs), await jobs.backend.held(SLOT_PREFIX))
-    return auth.render(request, "groups.html", {"rows": rows, "ttl_s": jobs.settings.job_ttl_s})
+    return auth.render(request, "groups.html", {"rows": rows, "ttl_s": jobs.config.ttl_s})
 
 
 async def _watched_jobs(jobs: Jobs) -> list[Job]:

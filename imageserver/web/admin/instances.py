@@ -31,7 +31,7 @@ async def page(request: web.Request) -> web.StreamResponse:
     context = {
         "rows": rows,
         "stale_count": sum(r.stale for r in rows),
-        "interval_s": jobs.settings.instance_heartbeat_s,
+        "interval_s": jobs.config.instance_heartbeat_s,
         "stale_beats": STALE_BEATS,
         "swept_beats": SWEPT_BEATS,
     }

@@ -1,6 +1,6 @@
 """The seeds' HTTP APIs, spelt as their READMEs spell them: thin mappings onto the same services.
 
-One module per seed (README "Migrating from ..."); none holds a rule of its own: each parses its
+One module per seed (docs/migrating.md); none holds a rule of its own: each parses its
 seed's request into what the native handlers take, calls the same services, and shapes the
 seed's answer. Routes are in web/routes.py with every other.
 """

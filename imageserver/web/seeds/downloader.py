@@ -1,5 +1,5 @@
 """The skroutz downloader's API: `POST /download`, `GET /hb`, `POST /retry/{id}`,
-`GET /dashboard/aggregations` (README "Migrating from the skroutz downloader").
+`GET /dashboard/aggregations` (docs/migrating.md "Migrating from the skroutz downloader").
 
 A download is a job of kind `download` (jobs/tasks.py) in --downloader-namespace, submitted as
 POST /jobs submits; its fields are renamed here, and every rule is the native one.
@@ -17,7 +17,7 @@ from ...jobs.views import job_view
 from .. import handlers, jobs
 from ..appkeys import JOBS
 
-# The seed's field -> the native one (README "Jobs"). Both of a callback's spellings (the older
+# The seed's field -> the native one (docs/jobs.md). Both of a callback's spellings (the older
 # `callback_url`, the newer `callback_type` + `callback_dst`) land on `callback`.
 FIELDS = {
     "aggr_id": "group",

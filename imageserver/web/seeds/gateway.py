@@ -1,5 +1,5 @@
 """The CRIM Service Gateway's API: `POST /{service}/annotate` (form, `doc_url=`), `/process`
-(JSON), `GET /{service}/status?uuid=`, `/cancel` (README "Migrating from the CRIM Service
+(JSON), `GET /{service}/status?uuid=`, `/cancel` (docs/migrating.md "Migrating from the CRIM Service
 Gateway"). A service is a namespace; a task is an ingest job (jobs/vesta.py maps both ways).
 
 Submissions and cancels need `Authorization: <JWT>` when a gateway_jwt_* key is set, else the API

@@ -1,5 +1,5 @@
 """insight-reloaded's API: `GET /?url=&callback=`, `GET /{queue}?url=...`, `/status`,
-`/{queue}/status` (README "Migrating from insight-reloaded").
+`/{queue}/status` (docs/migrating.md "Migrating from insight-reloaded").
 
 A preview request is an ingest job (web/jobs.py) into `insight_namespace`, its original stored
 under a name (keys.ImageKey, `/{ns}/_/{name}/`): the client's `hash=`, else sha1 of the url as the
@@ -58,7 +58,7 @@ async def _submit(request: web.Request, queue: str, spelt: str) -> web.Response:
             "insight_reloaded": f"Job added to queue{spelt}.",
             **answer,
             "name": name,
-            "preview_url": f"{request.url.origin()}/{preview.info}",
+            "preview_url": f"{handlers.public_base(request)}/{preview.info}",
         }
     )
 
