@@ -73,7 +73,9 @@ def run_serve(config: settings.Settings, _args: argparse.Namespace) -> int:
         return serve(config)
     except PortBusy as exc:
         print(
-            f"imageserver: {exc.strerror}: stop what listens there or pick --port", file=sys.stderr
+            f"imageserver: {exc.strerror}: stop what listens there, or pick another --port "
+            "(make run PORT=...)",
+            file=sys.stderr,
         )
         return EXIT_FAILED
 

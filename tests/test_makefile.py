@@ -75,3 +75,4 @@ def test_run_on_a_busy_port_says_so_in_one_line(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert len(ours) == 1, done.stderr  # no traceback
     assert ours[0].startswith(f"imageserver: port {port} on 127.0.0.1 is in use: ")
+    assert ours[0].endswith("(make run PORT=...)")  # the way to pick another, from make
