@@ -33,7 +33,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", handlers.healthz)
     app.router.add_get("/hb", downloader.heartbeat)
     app.router.add_get("/metrics", handlers.metrics)
-    app.router.add_get("/openapi.json", openapi.serve)
+    app.router.add_get("/openapi.json", openapi.handler(app[SERVICES].settings))
     app.router.add_get("/status", insight.status)
     app.router.add_get("/queues/{name}/status", jobs.queue_status)
     # job views carry callback URLs and extra: with API keys set, reading them needs one too

@@ -4,11 +4,13 @@ route added without its description fails there."""
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ... import __version__
 from ...settings import Settings
-from ..appkeys import SERVICES
 from .native import image_paths, job_paths, operation_paths
 from .schemas import Json, components
 from .seeds import downloader_paths, gateway_paths, insight_paths, queue_submit
@@ -52,5 +54,14 @@ def describe(settings: Settings) -> Json:
     return document
 
 
-async def serve(request: web.Request) -> web.Response:
-    return web.json_response(describe(request.app[SERVICES].settings))
+def handler(settings: Settings) -> Handler:
+    """The settings never change while serving, so neither does the document: it is encoded at
+    its first request (not at start, which most servers never ask it of) and kept."""
+    encoded: list[bytes] = []
+
+    async def serve(_request: web.Request) -> web.Response:
+        if not encoded:
+            encoded.append(json.dumps(describe(settings)).encode())
+        return web.Response(body=encoded[0], content_type="application/json")
+
+    return serve
